@@ -1,0 +1,134 @@
+"""Typed field readers shared by the net-conf, node and lease parsers.
+
+Each reader appends a problem (path, offending value, rule) to a list instead
+of raising, so a parser can report every problem of an input at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Family = Literal[4, 6]
+
+FAMILY_WORD: dict[int, str] = {4: "IPv4", 6: "IPv6"}
+
+
+def fold_keys(
+    raw: Mapping[str, object],
+    known: Sequence[str],
+    path: str,
+    problems: list[str],
+) -> tuple[dict[str, object], list[str]]:
+    """Map the keys of `raw` onto `known` case-insensitively, as Go's encoding/json does.
+
+    Returns the values under their canonical spelling and the keys that matched
+    nothing. Two spellings of one key (``Network`` and ``network``) are a problem:
+    Go would silently keep the last one.
+
+    >>> fold_keys({"network": "10.0.0.0/8"}, ["Network"], "", [])
+    ({'Network': '10.0.0.0/8'}, [])
+    """
+    canonical = {key.lower(): key for key in known}
+    values: dict[str, object] = {}
+    spelled: dict[str, str] = {}
+    unknown: list[str] = []
+    for key, value in raw.items():
+        name = canonical.get(str(key).lower())
+        if name is None:
+            unknown.append(str(key))
+            continue
+        if name in values:
+            problems.append(
+                f"{path}{name}: given twice (as {spelled[name]!r} and {key!r}); keep one"
+            )
+        values[name] = value
+        spelled[name] = str(key)
+    return values, unknown
+
+
+def read_int(
+    value: object, path: str, problems: list[str], minimum: int, maximum: int
+) -> int | None:
+    """Return `value` when it is a whole number in [minimum, maximum], else record why not."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{path}: {value!r} is not a whole number")
+        return None
+    if not minimum <= value <= maximum:
+        problems.append(f"{path}: {value} is out of range; use {minimum}..{maximum}")
+        return None
+    return value
+
+
+def read_bool(value: object, path: str, problems: list[str]) -> bool | None:
+    """Return `value` when it is a JSON boolean (not the string 'true')."""
+    if not isinstance(value, bool):
+        problems.append(f"{path}: {value!r} is not a boolean; use true or false")
+        return None
+    return value
+
+
+def read_str(value: object, path: str, problems: list[str]) -> str | None:
+    """Return `value` when it is a string."""
+    if not isinstance(value, str):
+        problems.append(f"{path}: {value!r} is not a string")
+        return None
+    return value
+
+
+def read_address(
+    value: object, path: str, problems: list[str], family: Family
+) -> IPAddress | None:
+    """Parse an address of the given family, recording a problem that shows the value."""
+    if not isinstance(value, str):
+        problems.append(f"{path}: {value!r} is not an {FAMILY_WORD[family]} address")
+        return None
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        problems.append(f"{path}: {value!r} is not an {FAMILY_WORD[family]} address")
+        return None
+    if address.version != family:
+        problems.append(
+            f"{path}: {value!r} is an {FAMILY_WORD[address.version]} address;"
+            f" an {FAMILY_WORD[family]} address is needed here"
+        )
+        return None
+    return address
+
+
+def read_network(
+    value: object,
+    path: str,
+    problems: list[str],
+    family: Family,
+    *,
+    strict: bool = True,
+) -> IPNetwork | None:
+    """Parse a CIDR of the given family.
+
+    With ``strict`` (the default) host bits are an error that suggests the
+    network address; without it they are masked, as Go's ``net.ParseCIDR`` does.
+    """
+    word = FAMILY_WORD[family]
+    if not isinstance(value, str) or "/" not in value:
+        problems.append(f"{path}: {value!r} is not an {word} CIDR (address/prefix)")
+        return None
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        problems.append(f"{path}: {value!r} is not an {word} CIDR (address/prefix)")
+        return None
+    if network.version != family:
+        problems.append(
+            f"{path}: {value!r} is an {FAMILY_WORD[network.version]} CIDR;"
+            f" an {word} CIDR is needed here"
+        )
+        return None
+    if strict and ipaddress.ip_interface(value.strip()).ip != network.network_address:
+        problems.append(f"{path}: {value!r} has host bits set; did you mean {network}?")
+        return None
+    return network

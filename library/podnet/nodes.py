@@ -1,0 +1,180 @@
+"""The node inventory: who is in the fleet, where they are, and what they pin.
+
+Shape checks only; whether a node fits the net-conf (family, range, MTU) is the
+planner's business, because it needs both inputs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .errors import raise_if
+from .fields import Family, IPAddress, IPNetwork, read_address, read_int, read_network, read_str
+
+NODE_KEYS = (
+    "name",
+    "public_ip",
+    "public_ipv6",
+    "iface",
+    "mtu",
+    "subnet",
+    "ipv6_subnet",
+    "underlay_subnet",
+    "underlay_ipv6_subnet",
+)
+DEFAULT_MTU = 1500
+# Linux: IFNAMSIZ is 16 with the NUL; '/' and whitespace are refused by dev_valid_name().
+_IFNAME = re.compile(r"^(?!\.{1,2}$)[^/\s:]{1,15}$")
+# The smallest underlay worth carrying pods: RFC 791's 576-byte datagram.
+MIN_UNDERLAY_MTU = 576
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One host of the fleet.
+
+    Attributes:
+        public_ip, public_ipv6: the underlay addresses peers send to (flannel's
+            ExtAddr / ExtV6Addr).
+        mtu: the underlay interface's MTU.
+        subnet, ipv6_subnet: a pinned pod subnet, or None to let podnet allocate.
+        underlay_subnet, underlay_ipv6_subnet: the connected subnet of the public
+            address, when known; peers inside it are on the same L2 segment.
+    """
+
+    name: str
+    public_ip: ipaddress.IPv4Address | None = None
+    public_ipv6: ipaddress.IPv6Address | None = None
+    iface: str | None = None
+    mtu: int = DEFAULT_MTU
+    subnet: ipaddress.IPv4Network | None = None
+    ipv6_subnet: ipaddress.IPv6Network | None = None
+    underlay_subnet: ipaddress.IPv4Network | None = None
+    underlay_ipv6_subnet: ipaddress.IPv6Network | None = None
+
+    def public_address(self, family: int) -> IPAddress | None:
+        return self.public_ip if family == 4 else self.public_ipv6
+
+    def pinned(self, family: int) -> IPNetwork | None:
+        return self.subnet if family == 4 else self.ipv6_subnet
+
+    def underlay(self, family: int) -> IPNetwork | None:
+        return self.underlay_subnet if family == 4 else self.underlay_ipv6_subnet
+
+
+def parse_nodes(raw: object) -> tuple[Node, ...]:
+    """Parse the inventory: a list of mappings, one per node.
+
+    Raises:
+        ValidationError: every problem of every node, each naming the node and field.
+
+    >>> parse_nodes([{"name": "web1", "public_ip": "192.0.2.11"}])[0].public_ip
+    IPv4Address('192.0.2.11')
+    """
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise_if([f"nodes: {type(raw).__name__} given; a list of node mappings is needed"])
+    problems: list[str] = []
+    _check_unique_names(raw, problems)
+    nodes = [_parse_node(index, item, problems) for index, item in enumerate(raw)]
+    parsed = [node for node in nodes if node is not None]
+    _check_unique(parsed, problems)
+    raise_if(problems)
+    return tuple(parsed)
+
+
+def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
+    if not isinstance(raw, Mapping):
+        problems.append(f"nodes[{index}]: {raw!r} is not a mapping with name and public_ip")
+        return None
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
+        problems.append(f"nodes[{index}].name: {name!r} is not a node name; give a non-empty word")
+        return None
+    path = f"nodes[{name}]"
+    before = len(problems)
+    for key in raw:
+        if key not in NODE_KEYS:
+            problems.append(f"{path}: unknown key {key!r}; known keys: {', '.join(NODE_KEYS)}")
+    public_ip = _optional(raw, "public_ip", path, problems, read_address, 4)
+    public_ipv6 = _optional(raw, "public_ipv6", path, problems, read_address, 6)
+    if public_ip is None and public_ipv6 is None and "public_ip" not in raw:
+        problems.append(f"{path}.public_ip: missing; give the node's underlay address")
+    iface = None
+    if raw.get("iface") is not None:
+        iface = read_str(raw["iface"], f"{path}.iface", problems)
+        if iface is not None and not _IFNAME.match(iface):
+            problems.append(
+                f"{path}.iface: {iface!r} is not a Linux interface name (1-15 characters,"
+                " no '/', ':' or spaces)"
+            )
+    mtu = DEFAULT_MTU
+    if raw.get("mtu") is not None:
+        mtu = read_int(raw["mtu"], f"{path}.mtu", problems, MIN_UNDERLAY_MTU, 65535) or mtu
+    networks = {
+        key: _optional(raw, key, path, problems, read_network, 6 if "ipv6" in key else 4)
+        for key in ("subnet", "ipv6_subnet", "underlay_subnet", "underlay_ipv6_subnet")
+    }
+    for address, key in ((public_ip, "underlay_subnet"), (public_ipv6, "underlay_ipv6_subnet")):
+        underlay = networks[key]
+        if underlay is not None and (address is None or address not in underlay):
+            problems.append(
+                f"{path}.{key}: {underlay} does not contain the node's public address"
+                f" ({address}); give the subnet of the interface that holds it"
+            )
+    if len(problems) > before:
+        return None
+    return Node(
+        name=name,
+        public_ip=public_ip,  # type: ignore[arg-type]
+        public_ipv6=public_ipv6,  # type: ignore[arg-type]
+        iface=iface,
+        mtu=mtu,
+        **networks,  # type: ignore[arg-type]
+    )
+
+
+def _optional(
+    raw: Mapping[str, object],
+    key: str,
+    path: str,
+    problems: list[str],
+    reader: Callable[[object, str, list[str], Family], _T | None],
+    family: Family,
+) -> _T | None:
+    value = raw.get(key)
+    return None if value is None else reader(value, f"{path}.{key}", problems, family)
+
+
+def _check_unique_names(raw: Sequence[object], problems: list[str]) -> None:
+    """Checked on the raw list so that a duplicate is reported even when a copy is invalid."""
+    seen: set[object] = set()
+    for item in raw:
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if isinstance(name, str) and name in seen:
+            problems.append(f"nodes[{name}].name: {name!r} appears twice; node names must be unique")
+        seen.add(name)
+
+
+def _check_unique(nodes: Sequence[Node], problems: list[str]) -> None:
+    """Public addresses identify a node on the underlay: two nodes may not share one."""
+    for label, key in (
+        ("public_ip", lambda n: n.public_ip),
+        ("public_ipv6", lambda n: n.public_ipv6),
+    ):
+        seen: dict[object, str] = {}
+        for node in nodes:
+            value = key(node)
+            if value is None:
+                continue
+            if value in seen:
+                problems.append(
+                    f"nodes[{node.name}].{label}: {str(value)!r} is also the {label} of"
+                    f" {seen[value]}; each node needs its own"
+                )
+            else:
+                seen[value] = node.name

@@ -1,0 +1,287 @@
+"""The fleet plan: every node's subnets, VTEP MACs and the pod MTU, computed at once.
+
+Peers are not stored per node (that would be n**2 objects for n nodes); a node's
+peer list is derived from the shared node list when asked for, so planning stays
+O(n log n) and a node's view costs O(n).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .allocate import NETWORK_KEY, FamilyAllocation, allocate_family
+from .config import BackendType, NetConf, WireguardMode
+from .errors import raise_if
+from .fields import IPAddress, IPNetwork
+from .leases import Lease
+from .mtu import MtuDecision, compute_mtu
+from .nodes import Node
+from .vtep import derive_vtep_mac
+
+_NAMES_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    """What one node gets.
+
+    Attributes:
+        vtep_mac, vtep_mac_v6: the VXLAN device MACs (None for other backends).
+    """
+
+    node: Node
+    subnet: ipaddress.IPv4Network | None
+    ipv6_subnet: ipaddress.IPv6Network | None
+    vtep_mac: str | None = None
+    vtep_mac_v6: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def subnet_of(self, family: int) -> IPNetwork | None:
+        return self.subnet if family == 4 else self.ipv6_subnet
+
+    def vtep_address(self, family: int = 4) -> IPAddress | None:
+        """The tunnel device's address: the subnet's network address (flannel's .0/32)."""
+        subnet = self.subnet_of(family)
+        return None if subnet is None else subnet.network_address
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another node, as seen from one node.
+
+    Attributes:
+        shares_underlay, shares_underlay_v6: the peer's public address lies in this
+            node's underlay subnet (DirectRouting can reach it without a tunnel).
+    """
+
+    name: str
+    public_ip: ipaddress.IPv4Address | None
+    public_ipv6: ipaddress.IPv6Address | None
+    subnet: ipaddress.IPv4Network | None
+    ipv6_subnet: ipaddress.IPv6Network | None
+    vtep_mac: str | None
+    vtep_mac_v6: str | None
+    shares_underlay: bool
+    shares_underlay_v6: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPlan:
+    """The whole fleet's plan.
+
+    Attributes:
+        nodes: one entry per node, sorted by name.
+        kept_leases: leases of nodes no longer in the inventory, still reserved.
+    """
+
+    net_conf: NetConf
+    mtu: MtuDecision
+    nodes: tuple[NodePlan, ...]
+    kept_leases: Mapping[str, Lease]
+    warnings: tuple[str, ...]
+    _positions: Mapping[str, int] = field(repr=False, compare=False)
+
+    def node(self, name: str) -> NodePlan:
+        """The plan of node `name`; KeyError naming the known nodes otherwise."""
+        position = self._positions.get(name)
+        if position is None:
+            known = ", ".join(plan.name for plan in self.nodes[:_NAMES_SHOWN])
+            raise KeyError(f"node {name!r} is not in the inventory (nodes: {known} ...)")
+        return self.nodes[position]
+
+    def peers(self, name: str) -> tuple[Peer, ...]:
+        """Every other node as `name` sees it, sorted by name."""
+        me = self.node(name).node
+        return tuple(_peer_of(me, plan) for plan in self.nodes if plan.name != name)
+
+    def leases(self) -> dict[str, Lease]:
+        """What the lease file should record: every node's subnets plus the kept ones."""
+        recorded = {plan.name: Lease(plan.subnet, plan.ipv6_subnet) for plan in self.nodes}
+        recorded.update(self.kept_leases)
+        return recorded
+
+
+def _peer_of(me: Node, plan: NodePlan) -> Peer:
+    other = plan.node
+    return Peer(
+        name=other.name,
+        public_ip=other.public_ip,
+        public_ipv6=other.public_ipv6,
+        subnet=plan.subnet,
+        ipv6_subnet=plan.ipv6_subnet,
+        vtep_mac=plan.vtep_mac,
+        vtep_mac_v6=plan.vtep_mac_v6,
+        shares_underlay=_on_segment(me.underlay_subnet, other.public_ip),
+        shares_underlay_v6=_on_segment(me.underlay_ipv6_subnet, other.public_ipv6),
+    )
+
+
+def _on_segment(segment: IPNetwork | None, address: IPAddress | None) -> bool:
+    return segment is not None and address is not None and address in segment
+
+
+def plan_fleet(
+    conf: NetConf,
+    nodes: Sequence[Node],
+    leases: Mapping[str, Lease] | None = None,
+    observed: Mapping[str, Lease] | None = None,
+    service_cidrs: Iterable[IPNetwork] = (),
+) -> FleetPlan:
+    """Plan the fleet: subnets, MTU, VTEP MACs.
+
+    Args:
+        leases: the lease file's content (node name -> Lease).
+        observed: subnets the hosts already use (subnet.env, a running flannel).
+        service_cidrs: the cluster's service ranges; the pod network may not overlap them.
+
+    Raises:
+        ValidationError: every problem found, naming the nodes, values and fixes.
+
+    >>> from podnet.config import parse_net_conf
+    >>> plan = plan_fleet(parse_net_conf({"Network": "10.244.0.0/16"}),
+    ...                   [Node("b", ipaddress.IPv4Address("192.0.2.2")),
+    ...                    Node("a", ipaddress.IPv4Address("192.0.2.1"))])
+    >>> [(p.name, str(p.subnet)) for p in plan.nodes], plan.mtu.mtu
+    ([('a', '10.244.1.0/24'), ('b', '10.244.2.0/24')], 1450)
+    """
+    problems: list[str] = []
+    warnings = list(conf.warnings)
+    leases = leases or {}
+    observed = observed or {}
+    if not nodes:
+        problems.append("nodes: the inventory is empty; list at least one node")
+    _check_underlay_addresses(conf, nodes, problems)
+    _check_overlaps(conf, nodes, tuple(service_cidrs), problems)
+    mtu = compute_mtu(conf, nodes, problems, warnings)
+    ordered = sorted(nodes, key=lambda node: node.name)
+    allocations: dict[int, FamilyAllocation] = {
+        pool.family: allocate_family(
+            pool,
+            ordered,
+            _family_view(leases, pool.family),
+            _family_view(observed, pool.family),
+            problems,
+            warnings,
+        )
+        for pool in conf.pools
+    }
+    macs = _vtep_macs(conf, ordered, problems)
+    raise_if(problems)
+
+    def assigned(family: int, name: str) -> IPNetwork | None:
+        allocation = allocations.get(family)
+        return None if allocation is None else allocation.assigned[name]
+
+    plans = tuple(
+        NodePlan(
+            node=node,
+            subnet=assigned(4, node.name),  # type: ignore[arg-type]
+            ipv6_subnet=assigned(6, node.name),  # type: ignore[arg-type]
+            vtep_mac=macs.get((node.name, 4)),
+            vtep_mac_v6=macs.get((node.name, 6)),
+        )
+        for node in ordered
+    )
+    kept_names = sorted({name for a in allocations.values() for name in a.kept})
+    kept = {
+        name: Lease(
+            allocations[4].kept.get(name) if 4 in allocations else None,  # type: ignore[arg-type]
+            allocations[6].kept.get(name) if 6 in allocations else None,  # type: ignore[arg-type]
+        )
+        for name in kept_names
+    }
+    return FleetPlan(
+        net_conf=conf,
+        mtu=mtu,
+        nodes=plans,
+        kept_leases=kept,
+        warnings=tuple(warnings),
+        _positions={plan.name: position for position, plan in enumerate(plans)},
+    )
+
+
+def _family_view(leases: Mapping[str, Lease], family: int) -> dict[str, IPNetwork]:
+    return {name: subnet for name, lease in leases.items() if (subnet := lease.of(family))}
+
+
+def _required_underlays(conf: NetConf) -> tuple[frozenset[int], ...]:
+    """Per requirement, the underlay families of which a node needs at least one address."""
+    backend = conf.backend
+    if backend.type is BackendType.WIREGUARD and backend.mode is not WireguardMode.SEPARATE:
+        return {
+            WireguardMode.IPV4: (frozenset({4}),),
+            WireguardMode.IPV6: (frozenset({6}),),
+            WireguardMode.AUTO: (frozenset({4, 6}),),
+        }[backend.mode]
+    return tuple(frozenset({pool.family}) for pool in conf.pools)
+
+
+def _check_underlay_addresses(conf: NetConf, nodes: Sequence[Node], problems: list[str]) -> None:
+    """Every tunnel or route needs the node's public address of the underlay family."""
+    for families in _required_underlays(conf):
+        key = " or ".join("public_ip" if family == 4 else "public_ipv6" for family in sorted(families))
+        missing = [n.name for n in nodes if all(n.public_address(f) is None for f in families)]
+        if missing:
+            problems.append(
+                f"nodes[{_names(missing)}].{key}: missing; the {conf.backend.type} backend"
+                f" needs it to reach the node{'s' if len(missing) > 1 else ''}"
+            )
+
+
+def _check_overlaps(
+    conf: NetConf, nodes: Sequence[Node], service_cidrs: Sequence[IPNetwork], problems: list[str]
+) -> None:
+    """The pod network may not swallow the underlay or the service range."""
+    for pool in conf.pools:
+        key, network = NETWORK_KEY[pool.family], pool.network
+        clashing = [
+            f"{node.name} ({address})"
+            for node in nodes
+            if (address := node.public_address(pool.family)) is not None and address in network
+        ]
+        clashing += [
+            f"{node.name} ({segment})"
+            for node in nodes
+            if (segment := node.underlay(pool.family)) is not None and segment.overlaps(network)  # type: ignore[arg-type]
+            and node.public_address(pool.family) not in network
+        ]
+        if clashing:
+            problems.append(
+                f"{key}: {network} overlaps the underlay of {_names(clashing)}: traffic to those"
+                f" hosts would be routed into the pod network; pick a {key} outside the underlay"
+            )
+        for service in service_cidrs:
+            if service.version == network.version and service.overlaps(network):  # type: ignore[arg-type]
+                problems.append(
+                    f"{key}: {network} overlaps the service CIDR {service}; pick ranges that"
+                    " do not overlap (kubeadm's default service CIDR is 10.96.0.0/12)"
+                )
+
+
+def _vtep_macs(conf: NetConf, nodes: Sequence[Node], problems: list[str]) -> dict[tuple[str, int], str]:
+    """VXLAN MACs per (node, family); a collision (about 1 in 10**5 at 50,000 nodes) is an error."""
+    if conf.backend.type is not BackendType.VXLAN:
+        return {}
+    macs: dict[tuple[str, int], str] = {}
+    for pool in conf.pools:
+        owners: dict[str, str] = {}
+        for node in nodes:
+            mac = derive_vtep_mac(node.name, pool.family)
+            if mac in owners:
+                problems.append(
+                    f"nodes[{node.name}]: its VTEP MAC {mac} equals that of {owners[mac]};"
+                    " rename one of the two nodes"
+                )
+            owners[mac] = node.name
+            macs[node.name, pool.family] = mac
+    return macs
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    return shown + (f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else "")
