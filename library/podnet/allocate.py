@@ -14,7 +14,7 @@ whatever the pool's size (a 2**32-subnet IPv6 pool is never enumerated).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .fields import IPNetwork
 from .nodes import Node
@@ -43,6 +43,7 @@ class FamilyAllocation:
 def allocate_family(
     pool: SubnetPool,
     nodes: Sequence[Node],
+    *,
     leases: Mapping[str, IPNetwork],
     observed: Mapping[str, IPNetwork],
     problems: list[str],
@@ -55,106 +56,142 @@ def allocate_family(
         leases: the lease file's subnets of this family, by node name.
         observed: subnets hosts already use (subnet.env, a running flannel), by name.
     """
-    family = pool.family
-    owner: dict[int, str] = {}  # subnet index -> node holding it
-    index_of: dict[str, int] = {}
-
-    def claim(name: str, index: int) -> None:
-        owner[index] = name
-        index_of[name] = index
-
-    # 1. Pins: the user said so; two pins on one subnet cannot both be honoured.
-    for node in nodes:
-        pin = node.pinned(family)
-        if pin is None:
-            continue
-        index = pool.index_in_range(pin)
-        path = f"nodes[{node.name}].{NODE_SUBNET_KEY[family]}"
-        if index is None:
-            problems.append(_outside(path, pin, pool, "pin a subnet inside it or unpin the node"))
-        elif index in owner:
-            problems.append(f"{path}: {pin} is also pinned by {owner[index]}; pin another subnet")
-        else:
-            claim(node.name, index)
-            leased = leases.get(node.name)
-            if leased is not None and leased != pin:
-                warnings.append(
-                    f"{node.name}: pinned {pin} replaces its lease {leased}; its pods get new addresses"
-                )
-
-    # 2. The lease file, then 3. what the host already runs with.
-    for source, label in ((leases, "leases[{}]"), (observed, "hosts[{}] current subnet")):
-        for node in nodes:
-            subnet = source.get(node.name)
-            if subnet is None or node.name in index_of:
-                continue
-            path = label.format(node.name)
-            index = _check_recorded(subnet, path, pool, owner, problems, warnings)
-            if index is not None:
-                claim(node.name, index)
-
-    # Leases of departed nodes stay reserved (see the module note).
-    present = {node.name for node in nodes}
-    kept: dict[str, IPNetwork] = {}
-    for name in sorted(leases.keys() - present):
-        subnet = leases[name]
-        index = pool.index_in_range(subnet)
-        if index is None:
-            warnings.append(f"leases[{name}]: {subnet} is outside {_range(pool)}; dropped")
-        elif index in owner:
-            warnings.append(f"leases[{name}]: {subnet} now belongs to {owner[index]}; dropped")
-        else:
-            owner[index] = name
-            kept[name] = subnet
-
-    # 4. Lowest free subnet, in name order. One forward cursor: O(n + reserved).
-    waiting = [node.name for node in nodes if node.name not in index_of]
-    free = pool.size - len(owner)  # every owned index lies inside the range
-    if len(waiting) > free:
-        problems.append(_exhausted(pool, len(nodes), sorted(kept)))
+    ledger = _Ledger(pool, problems, warnings)
+    ledger.claim_pins(nodes, leases)
+    ledger.claim_recorded(nodes, leases, "leases[{}]", from_lease_file=True)
+    ledger.claim_recorded(nodes, observed, "hosts[{}] current subnet", from_lease_file=False)
+    kept = ledger.keep_departed(nodes, leases)
+    if not ledger.fill_lowest_free(nodes, kept):
         return FamilyAllocation({}, kept)
-    cursor = pool.first
-    for name in waiting:
-        while cursor in owner:
-            cursor += 1
-        claim(name, cursor)
-    assigned = {node.name: pool.subnet(index_of[node.name]) for node in nodes if node.name in index_of}
+    index_of = ledger.index_of
+    assigned = {node.name: pool.subnet(index_of[node.name]) for node in nodes}
     return FamilyAllocation(assigned, kept)
 
 
-def _check_recorded(
-    subnet: IPNetwork,
-    path: str,
-    pool: SubnetPool,
-    owner: Mapping[int, str],
-    problems: list[str],
-    warnings: list[str],
-) -> int | None:
-    """The index of a recorded subnet (lease file or the host's own) if it can be honoured.
+@dataclass(slots=True)
+class _Ledger:
+    """Working state of one allocation: who holds which subnet index."""
 
-    A bad lease-file line is an error (renumbering a node must be a decision); a bad
-    subnet found on a host only warns, since podnet is about to replace it.
-    """
-    index = pool.index_in_range(subnet)
-    from_lease_file = path.startswith("leases")
-    if index is None:
-        fix = (
-            "restore the old Network, or delete the line to give the node a new subnet"
-            " (its pods get new addresses)"
-        )
-        if from_lease_file:
-            problems.append(_outside(path, subnet, pool, fix))
-        else:
-            warnings.append(f"{path}: {subnet} is outside {_range(pool)}; a new subnet is allocated")
-        return None
-    if index in owner:
-        message = f"{path}: {subnet} is also held by {owner[index]}"
-        if from_lease_file:
-            problems.append(f"{message}; delete one of the two lease lines")
-        else:
-            warnings.append(f"{message}; a new subnet is allocated")
-        return None
-    return index
+    pool: SubnetPool
+    problems: list[str]
+    warnings: list[str]
+    owner: dict[int, str] = field(default_factory=dict)  # subnet index -> holder
+    index_of: dict[str, int] = field(default_factory=dict)  # node -> subnet index
+    pinned: set[str] = field(default_factory=set)  # nodes holding their subnet by a pin
+
+    def claim(self, name: str, index: int) -> None:
+        self.owner[index] = name
+        self.index_of[name] = index
+
+    def claim_pins(self, nodes: Sequence[Node], leases: Mapping[str, IPNetwork]) -> None:
+        """The user said so; two pins on one subnet cannot both be honoured."""
+        pool = self.pool
+        for node in nodes:
+            pin = node.pinned(pool.family)
+            if pin is None:
+                continue
+            index = pool.index_in_range(pin)
+            path = f"nodes[{node.name}].{NODE_SUBNET_KEY[pool.family]}"
+            if index is None:
+                fix = "pin a subnet inside it or unpin the node"
+                self.problems.append(_outside(path, pin, pool, fix))
+            elif index in self.owner:
+                self.problems.append(
+                    f"{path}: {pin} is also pinned by {self.owner[index]}; pin another subnet"
+                )
+            else:
+                self.claim(node.name, index)
+                self.pinned.add(node.name)
+                leased = leases.get(node.name)
+                if leased is not None and leased != pin:
+                    self.warnings.append(
+                        f"{node.name}: pinned {pin} replaces its lease {leased};"
+                        " its pods get new addresses"
+                    )
+
+    def claim_recorded(
+        self,
+        nodes: Sequence[Node],
+        recorded: Mapping[str, IPNetwork],
+        label: str,
+        *,
+        from_lease_file: bool,
+    ) -> None:
+        """Honour recorded subnets of nodes that have none yet.
+
+        A bad lease-file line is an error (renumbering a node must be a decision); a
+        bad subnet found on a host only warns, since podnet is about to replace it.
+        """
+        report = self.problems if from_lease_file else self.warnings
+        for node in nodes:
+            subnet = recorded.get(node.name)
+            if subnet is None or node.name in self.index_of:
+                continue
+            path = label.format(node.name)
+            index = self.pool.index_in_range(subnet)
+            if index is None:
+                fix = (
+                    "restore the old Network, or delete the line to give the node a new"
+                    " subnet (its pods get new addresses)"
+                    if from_lease_file
+                    else "a new subnet is allocated"
+                )
+                report.append(_outside(path, subnet, self.pool, fix))
+            elif self.owner.get(index) in self.pinned:
+                # The holder has no lease line to delete: the fix is its pin or this line.
+                holder = self.owner[index]
+                fix = (
+                    f"pin {holder} elsewhere, or delete the line to give the node a new subnet"
+                    " (its pods get new addresses)"
+                    if from_lease_file
+                    else "a new subnet is allocated"
+                )
+                report.append(f"{path}: {subnet} is pinned by {holder}; {fix}")
+            elif index in self.owner:
+                fix = (
+                    "delete one of the two lease lines"
+                    if from_lease_file
+                    else "a new subnet is allocated"
+                )
+                report.append(f"{path}: {subnet} is also held by {self.owner[index]}; {fix}")
+            else:
+                self.claim(node.name, index)
+
+    def keep_departed(
+        self, nodes: Sequence[Node], leases: Mapping[str, IPNetwork]
+    ) -> dict[str, IPNetwork]:
+        """Leases of nodes that left stay reserved (see the module note)."""
+        present = {node.name for node in nodes}
+        kept: dict[str, IPNetwork] = {}
+        for name in sorted(leases.keys() - present):
+            subnet = leases[name]
+            index = self.pool.index_in_range(subnet)
+            if index is None:
+                self.warnings.append(
+                    f"leases[{name}]: {subnet} is outside {_range(self.pool)}; dropped"
+                )
+            elif index in self.owner:
+                self.warnings.append(
+                    f"leases[{name}]: {subnet} now belongs to {self.owner[index]}; dropped"
+                )
+            else:
+                self.owner[index] = name
+                kept[name] = subnet
+        return kept
+
+    def fill_lowest_free(self, nodes: Sequence[Node], kept: Mapping[str, IPNetwork]) -> bool:
+        """Lowest free subnet, in name order; one forward cursor, so O(n + reserved)."""
+        waiting = [node.name for node in nodes if node.name not in self.index_of]
+        free = self.pool.size - len(self.owner)  # every owned index lies inside the range
+        if len(waiting) > free:
+            self.problems.append(_exhausted(self.pool, len(nodes), sorted(kept)))
+            return False
+        cursor = self.pool.first
+        for name in waiting:
+            while cursor in self.owner:
+                cursor += 1
+            self.claim(name, cursor)
+        return True
 
 
 def _range(pool: SubnetPool) -> str:
@@ -164,7 +201,9 @@ def _range(pool: SubnetPool) -> str:
 
 def _outside(path: str, subnet: IPNetwork, pool: SubnetPool, fix: str) -> str:
     if subnet.prefixlen != pool.subnet_len:
-        return f"{path}: {subnet} is not a /{pool.subnet_len} ({SUBNET_LEN_KEY[pool.family]}); {fix}"
+        return (
+            f"{path}: {subnet} is not a /{pool.subnet_len} ({SUBNET_LEN_KEY[pool.family]}); {fix}"
+        )
     return f"{path}: {subnet} is outside {_range(pool)}; {fix}"
 
 
@@ -173,11 +212,20 @@ def _exhausted(pool: SubnetPool, wanted: int, kept: Sequence[str]) -> str:
     family = pool.family
     network_key, len_key = NETWORK_KEY[family], SUBNET_LEN_KEY[family]
     need = wanted + len(kept)
-    blocks_in = lambda prefix, length: (1 << (length - prefix)) - 1  # noqa: E731 - first block is skipped
+
+    def blocks_in(prefix: int, length: int) -> int:
+        return (1 << (length - prefix)) - 1  # the first block is skipped by default
+
     prefix = pool.network.prefixlen
-    wider = next((p for p in range(prefix - 1, -1, -1) if blocks_in(p, pool.subnet_len) >= need), None)
+    wider = next(
+        (p for p in range(prefix - 1, -1, -1) if blocks_in(p, pool.subnet_len) >= need), None
+    )
     longer = next(
-        (n for n in range(pool.subnet_len + 1, LONGEST_SUBNET[family] + 1) if blocks_in(prefix, n) >= need),
+        (
+            n
+            for n in range(pool.subnet_len + 1, LONGEST_SUBNET[family] + 1)
+            if blocks_in(prefix, n) >= need
+        ),
         None,
     )
     fixes = []

@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import raise_if
+from .errors import ValidationError, raise_if
 from .fields import (
     Family,
     IPNetwork,
@@ -172,7 +173,7 @@ def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
     problems: list[str] = []
     warnings: list[str] = []
     if not isinstance(raw, Mapping):
-        raise_if([f"net-conf: {type(raw).__name__} given; a JSON object is needed"])
+        raise ValidationError([f"net-conf: {type(raw).__name__} given; a JSON object is needed"])
     values, unknown = fold_keys(raw, TOP_LEVEL_KEYS, "", problems)
     warnings += [f"{key}: not a flannel net-conf key; ignored" for key in unknown]
 
@@ -218,8 +219,9 @@ def _parse_pool(
     network = read_network(raw_network, rules.network_key, problems, rules.family, strict=False)
     if network is None:
         return None
-    if str(network) != str(raw_network).strip():
-        # Go's net.ParseCIDR masks host bits without a word; say it.
+    if ipaddress.ip_interface(str(raw_network).strip()).ip != network.network_address:
+        # Go's net.ParseCIDR masks host bits without a word; say it. (Compare addresses, not
+        # text: 'FD00::/48' and 'fd00:0::/48' have no host bits.)
         warnings.append(f"{rules.network_key}: {raw_network!r} has host bits set; using {network}")
 
     subnet_len = _parse_subnet_len(values.get(rules.len_key), network, rules, problems)
@@ -232,7 +234,10 @@ def _parse_pool(
     first = _parse_bound(values.get(rules.min_key), rules.min_key, pool, rules, problems)
     last = _parse_bound(values.get(rules.max_key), rules.max_key, pool, rules, problems)
     pool = SubnetPool(
-        network, subnet_len, pool.first if first is None else first, pool.last if last is None else last
+        network,
+        subnet_len,
+        pool.first if first is None else first,
+        pool.last if last is None else last,
     )
     if pool.first > pool.last:
         problems.append(
@@ -246,14 +251,10 @@ def _parse_subnet_len(
     raw: object, network: IPNetwork, rules: _FamilyRules, problems: list[str]
 ) -> int | None:
     key = rules.len_key
-    # Go decodes a missing key and 0 alike (the zero value), so 0 means "default".
-    if raw is None or raw == 0:
-        if network.prefixlen > rules.smallest_network:
-            problems.append(f"{rules.network_key}: {rules.too_small_message} (got {network})")
-            return None
-        if network.prefixlen <= rules.default_len_cutoff:
-            return rules.default_len
-        return network.prefixlen + 2
+    # Go decodes a missing key and 0 alike (the zero value), so 0 means "default". Only the
+    # integer 0: false and 0.0 equal 0 in Python, but Go refuses to decode them into a uint.
+    if raw is None or (type(raw) is int and raw == 0):
+        return _default_subnet_len(network, rules, problems)
     subnet_len = read_int(raw, key, problems, 0, network.max_prefixlen)
     if subnet_len is None:
         return None
@@ -269,6 +270,16 @@ def _parse_subnet_len(
         )
         return None
     return subnet_len
+
+
+def _default_subnet_len(network: IPNetwork, rules: _FamilyRules, problems: list[str]) -> int | None:
+    """flannel's default: /24 (/64) in wide networks, else room for four subnets."""
+    if network.prefixlen > rules.smallest_network:
+        problems.append(f"{rules.network_key}: {rules.too_small_message} (got {network})")
+        return None
+    if network.prefixlen <= rules.default_len_cutoff:
+        return rules.default_len
+    return network.prefixlen + 2
 
 
 def _parse_bound(
@@ -301,7 +312,7 @@ def _parse_backend(raw: object, problems: list[str], warnings: list[str]) -> Bac
     if raw is None:
         return Backend()
     if not isinstance(raw, Mapping):
-        problems.append(f"Backend: {raw!r} is not an object; use {{\"Type\": \"vxlan\"}}")
+        problems.append(f'Backend: {raw!r} is not an object; use {{"Type": "vxlan"}}')
         return Backend()
     values, unknown = fold_keys(raw, ALL_BACKEND_KEYS, "Backend.", problems)
     warnings += [f"Backend.{key}: not a backend key; ignored" for key in unknown]
@@ -340,7 +351,9 @@ _INT_KEYS: dict[str, tuple[str, int, int]] = {
 _BOOL_KEYS = {"GBP": "gbp", "Learning": "learning", "DirectRouting": "direct_routing"}
 
 
-def _read_backend_key(key: str, raw: object, settings: dict[str, object], problems: list[str]) -> None:
+def _read_backend_key(
+    key: str, raw: object, settings: dict[str, object], problems: list[str]
+) -> None:
     path = f"Backend.{key}"
     if key in _INT_KEYS:
         name, low, high = _INT_KEYS[key]
@@ -356,20 +369,23 @@ def _read_backend_key(key: str, raw: object, settings: dict[str, object], proble
             settings[_BOOL_KEYS[key]] = flag
     elif key == "Mode":
         mode = read_str(raw, path, problems)
+        if mode is None:
+            return
         try:
-            settings["mode"] = WireguardMode(mode or "")
+            settings["mode"] = WireguardMode(mode)
         except ValueError:
             problems.append(
                 f"{path}: no valid Mode configured (got {raw!r});"
                 f" use one of {', '.join(m.value for m in WireguardMode)}"
             )
     elif key == "PSK":
-        psk = read_str(raw, path, problems)
-        if psk is not None and not _is_wireguard_key(psk):
-            # Never echo the value: it is a secret.
-            problems.append(f"{path}: not a base64 WireGuard key of 32 bytes; make one with `wg genpsk`")
-        elif psk is not None:
-            settings["psk"] = psk
+        # Never echo the value, not even a mistyped one (read_str would): it is a secret.
+        if not isinstance(raw, str) or not _is_wireguard_key(raw):
+            problems.append(
+                f"{path}: not a base64 WireGuard key of 32 bytes; make one with `wg genpsk`"
+            )
+        else:
+            settings["psk"] = raw
 
 
 def _is_wireguard_key(text: str) -> bool:

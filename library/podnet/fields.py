@@ -79,9 +79,7 @@ def read_str(value: object, path: str, problems: list[str]) -> str | None:
     return value
 
 
-def read_address(
-    value: object, path: str, problems: list[str], family: Family
-) -> IPAddress | None:
+def read_address(value: object, path: str, problems: list[str], family: Family) -> IPAddress | None:
     """Parse an address of the given family, recording a problem that shows the value."""
     if not isinstance(value, str):
         problems.append(f"{path}: {value!r} is not an {FAMILY_WORD[family]} address")

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import raise_if
+from .errors import ValidationError, raise_if
 from .fields import IPNetwork
 
 
@@ -38,7 +38,9 @@ def parse_leases(raw: object) -> dict[str, Lease]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise_if([f"leases: {type(raw).__name__} given; a mapping of node name to subnet is needed"])
+        raise ValidationError(
+            [f"leases: {type(raw).__name__} given; a mapping of node name to subnet is needed"]
+        )
     problems: list[str] = []
     leases: dict[str, Lease] = {}
     for name, value in raw.items():
@@ -49,12 +51,14 @@ def parse_leases(raw: object) -> dict[str, Lease]:
             try:
                 network = ipaddress.ip_network(str(item), strict=True)
             except ValueError:
-                problems.append(f"{path}: {item!r} is not a subnet in CIDR form; fix or delete the line")
+                problems.append(
+                    f"{path}: {item!r} is not a subnet in CIDR form; fix or delete the line"
+                )
                 continue
             if network.version in found:
                 problems.append(
-                    f"{path}: two IPv{network.version} subnets ({found[network.version]}, {network});"
-                    " keep the one the node uses"
+                    f"{path}: two IPv{network.version} subnets"
+                    f" ({found[network.version]}, {network}); keep the one the node uses"
                 )
             found[network.version] = network
         leases[str(name)] = Lease(found.get(4), found.get(6))  # type: ignore[arg-type]

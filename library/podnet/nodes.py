@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from .errors import raise_if
+from .errors import ValidationError, raise_if
 from .fields import Family, IPAddress, IPNetwork, read_address, read_int, read_network, read_str
 
 NODE_KEYS = (
@@ -31,7 +30,12 @@ DEFAULT_MTU = 1500
 _IFNAME = re.compile(r"^(?!\.{1,2}$)[^/\s:]{1,15}$")
 # The smallest underlay worth carrying pods: RFC 791's 576-byte datagram.
 MIN_UNDERLAY_MTU = 576
-_T = TypeVar("_T")
+_NETWORK_KEYS: tuple[tuple[str, Family], ...] = (
+    ("subnet", 4),
+    ("ipv6_subnet", 6),
+    ("underlay_subnet", 4),
+    ("underlay_ipv6_subnet", 6),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,9 @@ def parse_nodes(raw: object) -> tuple[Node, ...]:
     IPv4Address('192.0.2.11')
     """
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
-        raise_if([f"nodes: {type(raw).__name__} given; a list of node mappings is needed"])
+        raise ValidationError(
+            [f"nodes: {type(raw).__name__} given; a list of node mappings is needed"]
+        )
     problems: list[str] = []
     _check_unique_names(raw, problems)
     nodes = [_parse_node(index, item, problems) for index, item in enumerate(raw)]
@@ -100,8 +106,8 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
     for key in raw:
         if key not in NODE_KEYS:
             problems.append(f"{path}: unknown key {key!r}; known keys: {', '.join(NODE_KEYS)}")
-    public_ip = _optional(raw, "public_ip", path, problems, read_address, 4)
-    public_ipv6 = _optional(raw, "public_ipv6", path, problems, read_address, 6)
+    public_ip = _address(raw, "public_ip", path, problems, 4)
+    public_ipv6 = _address(raw, "public_ipv6", path, problems, 6)
     if public_ip is None and public_ipv6 is None and "public_ip" not in raw:
         problems.append(f"{path}.public_ip: missing; give the node's underlay address")
     iface = None
@@ -115,12 +121,16 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
     mtu = DEFAULT_MTU
     if raw.get("mtu") is not None:
         mtu = read_int(raw["mtu"], f"{path}.mtu", problems, MIN_UNDERLAY_MTU, 65535) or mtu
-    networks = {
-        key: _optional(raw, key, path, problems, read_network, 6 if "ipv6" in key else 4)
-        for key in ("subnet", "ipv6_subnet", "underlay_subnet", "underlay_ipv6_subnet")
+    networks: dict[str, IPNetwork | None] = {
+        key: _network(raw, key, path, problems, family) for key, family in _NETWORK_KEYS
     }
-    for address, key in ((public_ip, "underlay_subnet"), (public_ipv6, "underlay_ipv6_subnet")):
+    for address, key, address_key in (
+        (public_ip, "underlay_subnet", "public_ip"),
+        (public_ipv6, "underlay_ipv6_subnet", "public_ipv6"),
+    ):
         underlay = networks[key]
+        if address is None and raw.get(address_key) is not None:
+            continue  # the address itself is wrong and already reported; "(None)" would mislead
         if underlay is not None and (address is None or address not in underlay):
             problems.append(
                 f"{path}.{key}: {underlay} does not contain the node's public address"
@@ -138,37 +148,40 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
     )
 
 
-def _optional(
-    raw: Mapping[str, object],
-    key: str,
-    path: str,
-    problems: list[str],
-    reader: Callable[[object, str, list[str], Family], _T | None],
-    family: Family,
-) -> _T | None:
+def _address(
+    raw: Mapping[str, object], key: str, path: str, problems: list[str], family: Family
+) -> IPAddress | None:
     value = raw.get(key)
-    return None if value is None else reader(value, f"{path}.{key}", problems, family)
+    return None if value is None else read_address(value, f"{path}.{key}", problems, family)
+
+
+def _network(
+    raw: Mapping[str, object], key: str, path: str, problems: list[str], family: Family
+) -> IPNetwork | None:
+    value = raw.get(key)
+    return None if value is None else read_network(value, f"{path}.{key}", problems, family)
 
 
 def _check_unique_names(raw: Sequence[object], problems: list[str]) -> None:
     """Checked on the raw list so that a duplicate is reported even when a copy is invalid."""
-    seen: set[object] = set()
+    seen: set[str] = set()
     for item in raw:
         name = item.get("name") if isinstance(item, Mapping) else None
-        if isinstance(name, str) and name in seen:
-            problems.append(f"nodes[{name}].name: {name!r} appears twice; node names must be unique")
+        if not isinstance(name, str):  # reported by _parse_node; may be unhashable (a list)
+            continue
+        if name in seen:
+            problems.append(
+                f"nodes[{name}].name: {name!r} appears twice; node names must be unique"
+            )
         seen.add(name)
 
 
 def _check_unique(nodes: Sequence[Node], problems: list[str]) -> None:
     """Public addresses identify a node on the underlay: two nodes may not share one."""
-    for label, key in (
-        ("public_ip", lambda n: n.public_ip),
-        ("public_ipv6", lambda n: n.public_ipv6),
-    ):
-        seen: dict[object, str] = {}
+    for label, family in (("public_ip", 4), ("public_ipv6", 6)):
+        seen: dict[IPAddress, str] = {}
         for node in nodes:
-            value = key(node)
+            value = node.public_address(family)
             if value is None:
                 continue
             if value in seen:

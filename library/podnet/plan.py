@@ -163,10 +163,10 @@ def plan_fleet(
         pool.family: allocate_family(
             pool,
             ordered,
-            _family_view(leases, pool.family),
-            _family_view(observed, pool.family),
-            problems,
-            warnings,
+            leases=_family_view(leases, pool.family),
+            observed=_family_view(observed, pool.family),
+            problems=problems,
+            warnings=warnings,
         )
         for pool in conf.pools
     }
@@ -224,7 +224,9 @@ def _required_underlays(conf: NetConf) -> tuple[frozenset[int], ...]:
 def _check_underlay_addresses(conf: NetConf, nodes: Sequence[Node], problems: list[str]) -> None:
     """Every tunnel or route needs the node's public address of the underlay family."""
     for families in _required_underlays(conf):
-        key = " or ".join("public_ip" if family == 4 else "public_ipv6" for family in sorted(families))
+        key = " or ".join(
+            "public_ip" if family == 4 else "public_ipv6" for family in sorted(families)
+        )
         missing = [n.name for n in nodes if all(n.public_address(f) is None for f in families)]
         if missing:
             problems.append(
@@ -247,7 +249,8 @@ def _check_overlaps(
         clashing += [
             f"{node.name} ({segment})"
             for node in nodes
-            if (segment := node.underlay(pool.family)) is not None and segment.overlaps(network)  # type: ignore[arg-type]
+            if (segment := node.underlay(pool.family)) is not None
+            and segment.overlaps(network)
             and node.public_address(pool.family) not in network
         ]
         if clashing:
@@ -256,14 +259,16 @@ def _check_overlaps(
                 f" hosts would be routed into the pod network; pick a {key} outside the underlay"
             )
         for service in service_cidrs:
-            if service.version == network.version and service.overlaps(network):  # type: ignore[arg-type]
+            if service.version == network.version and service.overlaps(network):
                 problems.append(
                     f"{key}: {network} overlaps the service CIDR {service}; pick ranges that"
                     " do not overlap (kubeadm's default service CIDR is 10.96.0.0/12)"
                 )
 
 
-def _vtep_macs(conf: NetConf, nodes: Sequence[Node], problems: list[str]) -> dict[tuple[str, int], str]:
+def _vtep_macs(
+    conf: NetConf, nodes: Sequence[Node], problems: list[str]
+) -> dict[tuple[str, int], str]:
     """VXLAN MACs per (node, family); a collision (about 1 in 10**5 at 50,000 nodes) is an error."""
     if conf.backend.type is not BackendType.VXLAN:
         return {}
