@@ -145,6 +145,9 @@ class _FamilyRules:
     missing_message: str
     too_small_message: str
 
+    def key_names(self) -> tuple[str, ...]:
+        return (self.network_key, self.len_key, self.min_key, self.max_key)
+
 
 _RULES: dict[int, _FamilyRules] = {
     4: _FamilyRules(
@@ -187,6 +190,18 @@ def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
         family: _parse_pool(values, _RULES[family], problems, warnings) if enabled else None
         for family, enabled in enable.items()
     }
+    # A disabled family's keys are not read (flannel ignores them too); say so, and do
+    # not count them as given, since nothing of them is kept to render back.
+    ignored = {
+        key
+        for family, enabled in enable.items()
+        if not enabled
+        for key in _RULES[family].key_names()
+        if key in values
+    }
+    warnings += [
+        f"{key}: ignored because its address family is disabled" for key in sorted(ignored)
+    ]
     backend = _parse_backend(values.get("Backend"), problems, warnings)
     enable_nftables = _read_flag(values, "EnableNFTables", False, problems)
     raise_if(problems)
@@ -195,7 +210,7 @@ def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
         ipv6=pools[6],
         backend=backend,
         enable_nftables=enable_nftables,
-        given=frozenset(values),
+        given=frozenset(values.keys() - ignored),
         warnings=tuple(warnings),
     )
 

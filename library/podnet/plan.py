@@ -155,10 +155,11 @@ def plan_fleet(
     observed = observed or {}
     if not nodes:
         problems.append("nodes: the inventory is empty; list at least one node")
-    _check_underlay_addresses(conf, nodes, problems)
-    _check_overlaps(conf, nodes, tuple(service_cidrs), problems)
-    mtu = compute_mtu(conf, nodes, problems, warnings)
+    # Name order everywhere, so that messages too do not depend on the inventory's order.
     ordered = sorted(nodes, key=lambda node: node.name)
+    _check_underlay_addresses(conf, ordered, problems)
+    _check_overlaps(conf, ordered, tuple(service_cidrs), problems)
+    mtu = compute_mtu(conf, ordered, problems, warnings)
     allocations: dict[int, FamilyAllocation] = {
         pool.family: allocate_family(
             pool,

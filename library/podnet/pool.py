@@ -7,7 +7,6 @@ than an IPv4 one of 255.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from .fields import IPAddress, IPNetwork
@@ -17,6 +16,7 @@ from .fields import IPAddress, IPNetwork
 class SubnetPool:
     """Network, SubnetLen and the inclusive index range [first, last] podnet may hand out.
 
+    >>> import ipaddress
     >>> pool = SubnetPool(ipaddress.ip_network("10.244.0.0/16"), 24, 1, 255)
     >>> pool.size, str(pool.subnet(1)), pool.index_of(ipaddress.ip_network("10.244.7.0/24"))
     (255, '10.244.1.0/24', 7)
@@ -43,11 +43,14 @@ class SubnetPool:
     def subnet(self, index: int) -> IPNetwork:
         """The subnet at `index` (0 is the network's first SubnetLen block)."""
         start = int(self.network.network_address) + (index << self._host_bits)
-        return ipaddress.ip_network((start, self.subnet_len))
+        # Build with the pool's own class: ip_network(int) would guess IPv4 for any
+        # value below 2**32, which a pool inside ::/96 produces.
+        return type(self.network)((start, self.subnet_len))
 
     def address(self, index: int) -> IPAddress:
         """The network address of the subnet at `index` (SubnetMin/SubnetMax are given so)."""
-        return ipaddress.ip_address(int(self.network.network_address) + (index << self._host_bits))
+        start = int(self.network.network_address) + (index << self._host_bits)
+        return type(self.network.network_address)(start)
 
     def index_of(self, subnet: IPNetwork) -> int | None:
         """Index of `subnet` in this pool, or None when it is not one of its blocks."""
