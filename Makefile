@@ -61,7 +61,7 @@ lint: bootstrap
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline --profile production
 
 unit: bootstrap
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit --doctest-modules library/podnet
 
 test: bootstrap $(TEST_STEPS)
 

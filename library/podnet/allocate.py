@@ -59,8 +59,10 @@ def allocate_family(
     ledger = _Ledger(pool, problems, warnings)
     ledger.claim_pins(nodes, leases)
     ledger.claim_recorded(nodes, leases, "leases[{}]", from_lease_file=True)
-    ledger.claim_recorded(nodes, observed, "hosts[{}] current subnet", from_lease_file=False)
+    # The whole lease file outranks what hosts report: a departed node's line is reserved
+    # before a newcomer's subnet.env is looked at, or the newcomer would take its subnet.
     kept = ledger.keep_departed(nodes, leases)
+    ledger.claim_recorded(nodes, observed, "hosts[{}] current subnet", from_lease_file=False)
     if not ledger.fill_lowest_free(nodes, kept):
         return FamilyAllocation({}, kept)
     index_of = ledger.index_of

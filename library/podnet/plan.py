@@ -241,19 +241,23 @@ def _check_overlaps(
 ) -> None:
     """The pod network may not swallow the underlay or the service range."""
     for pool in conf.pools:
-        key, network = NETWORK_KEY[pool.family], pool.network
-        clashing = [
-            f"{node.name} ({address})"
-            for node in nodes
-            if (address := node.public_address(pool.family)) is not None and address in network
-        ]
-        clashing += [
-            f"{node.name} ({segment})"
-            for node in nodes
-            if (segment := node.underlay(pool.family)) is not None
-            and segment.overlaps(network)
-            and node.public_address(pool.family) not in network
-        ]
+        key, network, family = NETWORK_KEY[pool.family], pool.network, pool.family
+        # Integer bounds: ipaddress's `in` and overlaps() cost microseconds a call, a
+        # fifth of plan_fleet at 50,000 nodes.
+        first, last = int(network.network_address), int(network.broadcast_address)
+        by_address: list[str] = []
+        by_segment: list[str] = []
+        for node in nodes:
+            address = node.public_address(family)
+            if address is not None and first <= int(address) <= last:
+                by_address.append(f"{node.name} ({address})")
+                continue
+            segment = node.underlay(family)
+            if segment is not None and (
+                int(segment.network_address) <= last and first <= int(segment.broadcast_address)
+            ):
+                by_segment.append(f"{node.name} ({segment})")
+        clashing = by_address + by_segment
         if clashing:
             problems.append(
                 f"{key}: {network} overlaps the underlay of {_names(clashing)}: traffic to those"

@@ -27,4 +27,4 @@ def derive_vtep_mac(node_name: str, family: int) -> str:
     """
     digest = bytearray(hashlib.sha256(_DOMAIN + f"{family}\x00{node_name}".encode()).digest()[:6])
     digest[0] = (digest[0] & 0xFE) | 0x02
-    return ":".join(f"{octet:02x}" for octet in digest)
+    return digest.hex(":")  # lower-case, colon-separated, as flannel publishes it

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from podnet.cli import main
 
 NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
