@@ -230,17 +230,22 @@ def _exhausted(pool: SubnetPool, wanted: int, kept: Sequence[str]) -> str:
         ),
         None,
     )
+    range_keys = "SubnetMin..SubnetMax" if family == 4 else "IPv6SubnetMin..IPv6SubnetMax"
+    whole = blocks_in(prefix, pool.subnet_len)
     fixes = []
-    if pool.size < blocks_in(prefix, pool.subnet_len):
-        fixes.append("widen SubnetMin..SubnetMax")
-    if wider is not None:
-        fixes.append(f"widen {network_key} to /{wider}")
-    if longer is not None:
-        fixes.append(f"set {len_key} {longer}")
+    if pool.size < whole and whole >= need:
+        # The range was narrowed by hand and the Network itself has room: that is the fix.
+        fixes.append(f"widen {range_keys} (the whole {network_key} holds {whole})")
+    else:
+        # A narrowed range would pin any wider Network to the old bounds: drop it as well.
+        drop = f"remove {range_keys} and " if pool.size < whole else ""
+        if wider is not None:
+            fixes.append(f"{drop}widen {network_key} to /{wider}")
+        if longer is not None:
+            fixes.append(f"{drop}set {len_key} {longer}")
     message = (
         f"{network_key} {pool.network} holds {pool.size} /{pool.subnet_len} subnets"
-        f" ({'SubnetMin..SubnetMax' if family == 4 else 'IPv6SubnetMin..IPv6SubnetMax'})"
-        f" but the inventory has {wanted} nodes"
+        f" ({range_keys}) but the inventory has {wanted} nodes"
     )
     if kept:
         shown = ", ".join(kept[:_NAMES_SHOWN]) + (" ..." if len(kept) > _NAMES_SHOWN else "")

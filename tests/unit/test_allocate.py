@@ -314,12 +314,15 @@ def test_255_nodes_fill_a_slash_16_exactly() -> None:
     ("changes", "count", "message"),
     [
         ({"SubnetMax": "10.244.10.0"}, 11, "Network 10.244.0.0/16 holds 10 /24 subnets"
-         " (SubnetMin..SubnetMax) but the inventory has 11 nodes: widen SubnetMin..SubnetMax or"
-         " widen Network to /15 or set SubnetLen 25"),
+         " (SubnetMin..SubnetMax) but the inventory has 11 nodes: widen SubnetMin..SubnetMax"
+         " (the whole Network holds 255)"),
+        ({"SubnetMax": "10.244.10.0"}, 300, "Network 10.244.0.0/16 holds 10 /24 subnets"
+         " (SubnetMin..SubnetMax) but the inventory has 300 nodes: remove SubnetMin..SubnetMax"
+         " and widen Network to /15 or remove SubnetMin..SubnetMax and set SubnetLen 25"),
         ({"Network": "10.244.0.0/28"}, 4, "Network 10.244.0.0/28 holds 3 /30 subnets"
          " (SubnetMin..SubnetMax) but the inventory has 4 nodes: widen Network to /27"),
     ],
-    ids=["narrowed-range", "no-longer-subnet-len"],
+    ids=["narrowed-range", "narrowed-range-and-network-full", "no-longer-subnet-len"],
 )  # fmt: skip
 def test_exhaustion_suggests_the_fixes_that_work(changes, count, message) -> None:
     assert one_problem(lambda: plan_fleet(conf(**changes), fleet(count))) == message

@@ -465,3 +465,15 @@ def test_a_non_mapping_is_refused() -> None:
 def test_base_conf_is_valid() -> None:
     conf = parse_net_conf(BASE_CONF)
     assert conf.warnings == () and conf.ipv6 is None and not conf.enable_nftables
+
+
+def test_keys_of_a_disabled_family_warn_and_are_not_counted_as_given() -> None:
+    parsed = parse_net_conf(
+        {"Network": "10.244.0.0/16", "IPv6Network": "fd00::/56", "IPv6SubnetLen": 64}
+    )
+    assert parsed.ipv6 is None
+    assert "IPv6Network" not in parsed.given and "IPv6SubnetLen" not in parsed.given
+    assert parsed.warnings == (
+        "IPv6Network: ignored because its address family is disabled",
+        "IPv6SubnetLen: ignored because its address family is disabled",
+    )
