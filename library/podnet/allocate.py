@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .errors import list_names
 from .fields import IPNetwork
 from .nodes import Node
 from .pool import SubnetPool
@@ -24,7 +25,6 @@ NETWORK_KEY = {4: "Network", 6: "IPv6Network"}
 SUBNET_LEN_KEY = {4: "SubnetLen", 6: "IPv6SubnetLen"}
 NODE_SUBNET_KEY = {4: "subnet", 6: "ipv6_subnet"}
 LONGEST_SUBNET = {4: 30, 6: 126}
-_NAMES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +248,7 @@ def _exhausted(pool: SubnetPool, wanted: int, kept: Sequence[str]) -> str:
         f" ({range_keys}) but the inventory has {wanted} nodes"
     )
     if kept:
-        shown = ", ".join(kept[:_NAMES_SHOWN]) + (" ..." if len(kept) > _NAMES_SHOWN else "")
+        shown = list_names(kept)
         message += (
             f" and the lease file keeps {len(kept)} for nodes no longer in it ({shown});"
             " delete their lines to free them, or"

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import BackendType, NetConf, WireguardMode
+from .errors import list_names
 from .nodes import Node
 
 OVERHEAD: dict[tuple[BackendType, int], int] = {
@@ -34,7 +35,6 @@ OVERHEAD: dict[tuple[BackendType, int], int] = {
 # IPv6 needs links of at least 1280 bytes (RFC 8200 section 5); 576 is IPv4's
 # smallest datagram every host must accept (RFC 791).
 MIN_POD_MTU = {4: 576, 6: 1280}
-_NAMES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +115,4 @@ def compute_mtu(
 
 
 def _names(nodes: Sequence[Node]) -> str:
-    names = sorted(node.name for node in nodes)
-    shown = ", ".join(f"{name}" for name in names[:_NAMES_SHOWN])
-    return shown + (f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else "")
+    return list_names(sorted(node.name for node in nodes))

@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 
 from .allocate import NETWORK_KEY, FamilyAllocation, allocate_family
 from .config import BackendType, NetConf, WireguardMode
-from .errors import raise_if
+from .errors import list_names, raise_if
 from .fields import IPAddress, IPNetwork
 from .leases import Lease
 from .mtu import MtuDecision, compute_mtu
 from .nodes import Node
 from .vtep import derive_vtep_mac
-
-_NAMES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +88,8 @@ class FleetPlan:
         """The plan of node `name`; KeyError naming the known nodes otherwise."""
         position = self._positions.get(name)
         if position is None:
-            known = ", ".join(plan.name for plan in self.nodes[:_NAMES_SHOWN])
-            raise KeyError(f"node {name!r} is not in the inventory (nodes: {known} ...)")
+            known = list_names([plan.name for plan in self.nodes])
+            raise KeyError(f"node {name!r} is not in the inventory (nodes: {known})")
         return self.nodes[position]
 
     def peers(self, name: str) -> tuple[Peer, ...]:
@@ -231,7 +229,7 @@ def _check_underlay_addresses(conf: NetConf, nodes: Sequence[Node], problems: li
         missing = [n.name for n in nodes if all(n.public_address(f) is None for f in families)]
         if missing:
             problems.append(
-                f"nodes[{_names(missing)}].{key}: missing; the {conf.backend.type} backend"
+                f"nodes[{list_names(missing)}].{key}: missing; the {conf.backend.type} backend"
                 f" needs it to reach the node{'s' if len(missing) > 1 else ''}"
             )
 
@@ -260,8 +258,9 @@ def _check_overlaps(
         clashing = by_address + by_segment
         if clashing:
             problems.append(
-                f"{key}: {network} overlaps the underlay of {_names(clashing)}: traffic to those"
-                f" hosts would be routed into the pod network; pick a {key} outside the underlay"
+                f"{key}: {network} overlaps the underlay of {list_names(clashing)}: traffic to"
+                f" those hosts would be routed into the pod network; pick a {key} outside the"
+                " underlay"
             )
         for service in service_cidrs:
             if service.version == network.version and service.overlaps(network):
@@ -290,8 +289,3 @@ def _vtep_macs(
             owners[mac] = node.name
             macs[node.name, pool.family] = mac
     return macs
-
-
-def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_NAMES_SHOWN])
-    return shown + (f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else "")
