@@ -75,6 +75,21 @@ BACKEND_KEYS: dict[BackendType, tuple[str, ...]] = {
         "Mode",
     ),
 }
+# Backend key -> the Backend attribute that holds it (Type and Mode are enums).
+BACKEND_FIELDS: dict[str, str] = {
+    "Type": "type",
+    "VNI": "vni",
+    "Port": "port",
+    "MTU": "mtu",
+    "GBP": "gbp",
+    "Learning": "learning",
+    "DirectRouting": "direct_routing",
+    "ListenPort": "listen_port",
+    "ListenPortV6": "listen_port_v6",
+    "PSK": "psk",
+    "PersistentKeepaliveInterval": "persistent_keepalive_interval",
+    "Mode": "mode",
+}
 ALL_BACKEND_KEYS = tuple(dict.fromkeys(key for keys in BACKEND_KEYS.values() for key in keys))
 
 
@@ -161,6 +176,12 @@ _RULES: dict[int, _FamilyRules] = {
         "IPv6Network is too small. Minimum useful network prefix is /124",
     ),
 }  # fmt: skip
+
+
+# Per family: (Network, SubnetLen, SubnetMin, SubnetMax) in flannel's spelling.
+FAMILY_KEYS: dict[int, tuple[str, ...]] = {
+    family: rules.key_names() for family, rules in _RULES.items()
+}
 
 
 def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
@@ -355,15 +376,15 @@ def _parse_backend(raw: object, problems: list[str], warnings: list[str]) -> Bac
 
 # Backend key -> (field, reader). Ranges: VNI is 24 bits; ports are 16 bits, 0 for VXLAN
 # meaning "the kernel's 8472"; MTU 0 means "the underlay's".
-_INT_KEYS: dict[str, tuple[str, int, int]] = {
-    "VNI": ("vni", 0, (1 << 24) - 1),
-    "Port": ("port", 0, 65535),
-    "MTU": ("mtu", 0, 65535),
-    "ListenPort": ("listen_port", 1, 65535),
-    "ListenPortV6": ("listen_port_v6", 1, 65535),
-    "PersistentKeepaliveInterval": ("persistent_keepalive_interval", 0, 65535),
+_INT_KEYS: dict[str, tuple[int, int]] = {
+    "VNI": (0, (1 << 24) - 1),
+    "Port": (0, 65535),
+    "MTU": (0, 65535),
+    "ListenPort": (1, 65535),
+    "ListenPortV6": (1, 65535),
+    "PersistentKeepaliveInterval": (0, 65535),
 }
-_BOOL_KEYS = {"GBP": "gbp", "Learning": "learning", "DirectRouting": "direct_routing"}
+_BOOL_KEYS = frozenset({"GBP", "Learning", "DirectRouting"})
 
 
 def _read_backend_key(
@@ -371,17 +392,17 @@ def _read_backend_key(
 ) -> None:
     path = f"Backend.{key}"
     if key in _INT_KEYS:
-        name, low, high = _INT_KEYS[key]
+        low, high = _INT_KEYS[key]
         if key == "PersistentKeepaliveInterval" and isinstance(raw, str):
             problems.append(f"{path}: {raw!r} is a string; give a whole number of seconds, e.g. 25")
             return
         value: object = read_int(raw, path, problems, low, high)
         if value is not None:
-            settings[name] = value
+            settings[BACKEND_FIELDS[key]] = value
     elif key in _BOOL_KEYS:
         flag = read_bool(raw, path, problems)
         if flag is not None:
-            settings[_BOOL_KEYS[key]] = flag
+            settings[BACKEND_FIELDS[key]] = flag
     elif key == "Mode":
         mode = read_str(raw, path, problems)
         if mode is None:

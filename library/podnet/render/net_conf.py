@@ -13,28 +13,8 @@ from __future__ import annotations
 
 import json
 
-from ..config import BACKEND_KEYS, TOP_LEVEL_KEYS, Backend, NetConf
+from ..config import BACKEND_FIELDS, BACKEND_KEYS, FAMILY_KEYS, TOP_LEVEL_KEYS, Backend, NetConf
 from ..pool import SubnetPool
-
-# Keys that describe one family's pool; written only while that family is enabled,
-# because NetConf keeps no value for a disabled family.
-_FAMILY_KEYS: dict[int, tuple[str, str, str, str]] = {
-    4: ("Network", "SubnetLen", "SubnetMin", "SubnetMax"),
-    6: ("IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin", "IPv6SubnetMax"),
-}
-# Backend key -> Backend attribute; Type and Mode are enums, written as their value.
-_BACKEND_FIELDS = {
-    "VNI": "vni",
-    "Port": "port",
-    "MTU": "mtu",
-    "GBP": "gbp",
-    "Learning": "learning",
-    "DirectRouting": "direct_routing",
-    "ListenPort": "listen_port",
-    "ListenPortV6": "listen_port_v6",
-    "PSK": "psk",
-    "PersistentKeepaliveInterval": "persistent_keepalive_interval",
-}
 
 
 def render_net_conf(conf: NetConf) -> str:
@@ -60,7 +40,7 @@ def render_net_conf(conf: NetConf) -> str:
     values: dict[str, object] = {}
     for family, pool in ((4, conf.ipv4), (6, conf.ipv6)):
         if pool is not None:
-            values.update(_pool_values(pool, _FAMILY_KEYS[family], conf.given))
+            values.update(_pool_values(pool, FAMILY_KEYS[family], conf.given))
     for key, enabled, flannel_default in (
         ("EnableIPv4", conf.ipv4 is not None, True),
         ("EnableIPv6", conf.ipv6 is not None, False),
@@ -76,7 +56,7 @@ def render_net_conf(conf: NetConf) -> str:
 
 
 def _pool_values(
-    pool: SubnetPool, keys: tuple[str, str, str, str], given: frozenset[str]
+    pool: SubnetPool, keys: tuple[str, ...], given: frozenset[str]
 ) -> dict[str, object]:
     """Network always (flannel needs it); SubnetLen/Min/Max when given, as resolved."""
     network_key, len_key, min_key, max_key = keys
@@ -95,8 +75,6 @@ def _backend_values(backend: Backend) -> dict[str, object]:
     for key in BACKEND_KEYS[backend.type]:
         if key == "Type" or key not in backend.given:
             continue
-        if key == "Mode":
-            values[key] = backend.mode.value
-        else:
-            values[key] = getattr(backend, _BACKEND_FIELDS[key])
+        value = getattr(backend, BACKEND_FIELDS[key])
+        values[key] = value.value if key == "Mode" else value
     return values
