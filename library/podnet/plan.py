@@ -75,6 +75,7 @@ class FleetPlan:
     Attributes:
         nodes: one entry per node, sorted by name.
         kept_leases: leases of nodes no longer in the inventory, still reserved.
+        service_cidrs: the cluster's service ranges, at most one per family, IPv4 first.
     """
 
     net_conf: NetConf
@@ -82,6 +83,7 @@ class FleetPlan:
     nodes: tuple[NodePlan, ...]
     kept_leases: Mapping[str, Lease]
     warnings: tuple[str, ...]
+    service_cidrs: tuple[IPNetwork, ...]
     _positions: Mapping[str, int] = field(repr=False, compare=False)
 
     def node(self, name: str) -> NodePlan:
@@ -156,7 +158,9 @@ def plan_fleet(
     # Name order everywhere, so that messages too do not depend on the inventory's order.
     ordered = sorted(nodes, key=lambda node: node.name)
     _check_underlay_addresses(conf, ordered, problems)
-    _check_overlaps(conf, ordered, tuple(service_cidrs), problems)
+    services = tuple(sorted(service_cidrs, key=lambda cidr: cidr.version))
+    _check_services(services, problems)
+    _check_overlaps(conf, ordered, services, problems)
     mtu = compute_mtu(conf, ordered, problems, warnings)
     allocations: dict[int, FamilyAllocation] = {
         pool.family: allocate_family(
@@ -200,6 +204,7 @@ def plan_fleet(
         nodes=plans,
         kept_leases=kept,
         warnings=tuple(warnings),
+        service_cidrs=services,
         _positions={plan.name: position for position, plan in enumerate(plans)},
     )
 
@@ -231,6 +236,16 @@ def _check_underlay_addresses(conf: NetConf, nodes: Sequence[Node], problems: li
             problems.append(
                 f"nodes[{list_names(missing)}].{key}: missing; the {conf.backend.type} backend"
                 f" needs it to reach the node{'s' if len(missing) > 1 else ''}"
+            )
+
+
+def _check_services(services: Sequence[IPNetwork], problems: list[str]) -> None:
+    for family in (4, 6):
+        same = [str(cidr) for cidr in services if cidr.version == family]
+        if len(same) > 1:
+            problems.append(
+                f"service_cidrs: {', '.join(same)} are all IPv{family}; kube-apiserver takes"
+                " at most one service range per family, keep one"
             )
 
 

@@ -120,9 +120,10 @@ FLEETS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
 MASQ = {"masq": True, "nomasq": False}
 
 
-def plan_of(stack: str) -> FleetPlan:
+def plan_of(stack: str, services: tuple[str, ...] = ()) -> FleetPlan:
     raw_conf, raw_nodes = FLEETS[stack]
-    return plan_fleet(parse_net_conf(raw_conf), parse_nodes(raw_nodes))
+    service_cidrs = [ipaddress.ip_network(s) for s in services]
+    return plan_fleet(parse_net_conf(raw_conf), parse_nodes(raw_nodes), service_cidrs=service_cidrs)
 
 
 def assert_golden(name: str, text: str, root: Path = GOLDEN) -> None:
@@ -251,7 +252,7 @@ KUBEADM_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 @pytest.mark.parametrize("name", KUBEADM_CASES)
 def test_kubeadm_golden(name: str) -> None:
     stack, services = KUBEADM_CASES[name]
-    text = render_kubeadm(plan_of(stack), [NET(s) for s in services])
+    text = render_kubeadm(plan_of(stack, services))
     assert_golden(f"kubeadm/{name}.yaml", text)
 
 
@@ -671,7 +672,7 @@ def test_net_conf_round_trips(raw: dict[str, Any]) -> None:
 def test_kubeadm_reads_back_as_the_v1beta4_shape(
     stack: str, services: tuple[str, ...], pod_subnet: str, service_subnet: str | None
 ) -> None:
-    document = yaml.safe_load(render_kubeadm(plan_of(stack), [NET(s) for s in services]))
+    document = yaml.safe_load(render_kubeadm(plan_of(stack, services)))
     expected_networking = {"podSubnet": pod_subnet}
     if service_subnet is not None:
         expected_networking["serviceSubnet"] = service_subnet
@@ -696,11 +697,12 @@ def test_kubeadm_quotes_what_yaml_would_misread() -> None:
     ("services", "message"),
     [
         (("10.96.0.0/12", "10.112.0.0/12"), "10.96.0.0/12, 10.112.0.0/12 are all IPv4"),
-        (("10.244.128.0/17",), "10.244.128.0/17 overlaps the pod network 10.244.0.0/16"),
+        (("10.244.128.0/17",), "10.244.0.0/16 overlaps the service CIDR 10.244.128.0/17"),
     ],
     ids=["two-v4", "overlap"],
 )
 def test_kubeadm_refuses_bad_service_cidrs(services: tuple[str, ...], message: str) -> None:
+    """The plan refuses them, so no kubeadm file can carry them."""
     with pytest.raises(ValidationError) as caught:
-        render_kubeadm(plan_of("v4"), [NET(s) for s in services])
+        render_kubeadm(plan_of("v4", services))
     assert any(message in problem for problem in caught.value.problems), caught.value.problems

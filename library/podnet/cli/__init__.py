@@ -150,7 +150,7 @@ def _run_render(args: argparse.Namespace) -> int:
     if args.file == "net-conf":
         text = render_net_conf(plan.net_conf)
     elif args.file == "kubeadm":
-        text = render_kubeadm(plan, _service_cidrs(args.service_cidr, []))
+        text = render_kubeadm(plan)
     else:
         if args.node is None:
             raise ValidationError([f"--node: needed to render {args.file}; name a node of --nodes"])

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 
-from ..errors import raise_if
-from ..fields import IPNetwork
 from ..plan import FleetPlan
 
 KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4"
@@ -21,27 +18,24 @@ KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4"
 _PLAIN = re.compile(r"(?=.*/)[0-9a-fA-F][0-9a-fA-F.:/,]*")
 
 
-def render_kubeadm(plan: FleetPlan, service_cidrs: Sequence[IPNetwork] = ()) -> str:
+def render_kubeadm(plan: FleetPlan) -> str:
     """Render a ClusterConfiguration fragment with the fleet's pod (and service) subnets.
 
     Args:
-        plan: the fleet plan; its Network (and IPv6Network) become ``podSubnet``.
-        service_cidrs: the cluster's service ranges, at most one per family; written
-            as ``serviceSubnet`` when given (kubeadm's default is 10.96.0.0/12).
+        plan: the fleet plan; its Network (and IPv6Network) become ``podSubnet``, and
+            its service ranges (checked by plan_fleet) ``serviceSubnet`` when it has any
+            (kubeadm's default is 10.96.0.0/12).
 
     Returns:
         YAML text: one ClusterConfiguration document to merge into the file given to
         ``kubeadm init --config``.
 
-    Raises:
-        ValidationError: two service ranges of one family, or one that overlaps a
-            pod network.
-
     >>> import ipaddress
     >>> from podnet import parse_net_conf, parse_nodes, plan_fleet
     >>> plan = plan_fleet(parse_net_conf({"Network": "10.244.0.0/16"}),
-    ...                   parse_nodes([{"name": "n1", "public_ip": "192.0.2.1"}]))
-    >>> text = render_kubeadm(plan, [ipaddress.ip_network("10.96.0.0/12")])
+    ...                   parse_nodes([{"name": "n1", "public_ip": "192.0.2.1"}]),
+    ...                   service_cidrs=[ipaddress.ip_network("10.96.0.0/12")])
+    >>> text = render_kubeadm(plan)
     >>> print("\\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
     apiVersion: kubeadm.k8s.io/v1beta4
     kind: ClusterConfiguration
@@ -54,8 +48,7 @@ def render_kubeadm(plan: FleetPlan, service_cidrs: Sequence[IPNetwork] = ()) -> 
           value: "false"
     """
     pools = plan.net_conf.pools
-    services = sorted(service_cidrs, key=lambda cidr: cidr.version)  # stable: v4 first
-    _check_services(services, [pool.network for pool in pools])
+    services = plan.service_cidrs  # IPv4 first
     # Dual-stack is one comma-separated value, IPv4 first (kubeadm's own convention).
     pod_subnet = ",".join(str(pool.network) for pool in pools)
     lines = [
@@ -81,25 +74,6 @@ def render_kubeadm(plan: FleetPlan, service_cidrs: Sequence[IPNetwork] = ()) -> 
         '      value: "false"',
     ]
     return "".join(f"{line}\n" for line in lines)
-
-
-def _check_services(services: Sequence[IPNetwork], pod_networks: Sequence[IPNetwork]) -> None:
-    problems: list[str] = []
-    for family in (4, 6):
-        same = [str(cidr) for cidr in services if cidr.version == family]
-        if len(same) > 1:
-            problems.append(
-                f"service_cidrs: {', '.join(same)} are all IPv{family}; kube-apiserver takes"
-                " at most one service range per family, keep one"
-            )
-    for cidr in services:
-        for network in pod_networks:
-            if cidr.version == network.version and cidr.overlaps(network):
-                problems.append(
-                    f"service_cidrs: {cidr} overlaps the pod network {network}; pick ranges"
-                    " that do not overlap (kubeadm's default service CIDR is 10.96.0.0/12)"
-                )
-    raise_if(problems)
 
 
 def _scalar(text: str) -> str:
