@@ -133,3 +133,21 @@ def read_network(
         problems.append(f"{path}: {value!r} has host bits set; did you mean {network}?")
         return None
     return network
+
+
+def read_cidrs(values: Sequence[object], label: str, problems: list[str]) -> list[IPNetwork]:
+    """Parse a list of CIDRs (service ranges, say), recording each bad one under `label`.
+
+    >>> problems = []
+    >>> read_cidrs(["10.96.0.0/12", "10.96.0.1/12"], "--service-cidr", problems)
+    [IPv4Network('10.96.0.0/12')]
+    >>> problems
+    ["--service-cidr: '10.96.0.1/12' is not a CIDR with its host bits clear"]
+    """
+    cidrs = []
+    for value in values:
+        try:
+            cidrs.append(ipaddress.ip_network(str(value), strict=True))
+        except ValueError:
+            problems.append(f"{label}: {value!r} is not a CIDR with its host bits clear")
+    return cidrs

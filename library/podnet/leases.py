@@ -3,6 +3,12 @@
 It is the lock file of the allocation, committed with the inventory and read by
 people, so its data form is a plain mapping sorted by node name: one CIDR per
 node, or a list of two (IPv4 first) in a dual-stack fleet.
+
+Like flannel's lease, which carries the node's PublicIP, an entry may also record
+where the node was last seen on the underlay (public address, underlay MTU). Then
+the entry is a mapping. Playbooks record it so that a run limited to some hosts
+(`--limit`) still knows every peer's address and the fleet's smallest MTU without
+reaching the others.
 """
 
 from __future__ import annotations
@@ -12,18 +18,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ValidationError, raise_if
-from .fields import IPNetwork
+from .fields import IPNetwork, read_address, read_int
+from .nodes import MAX_UNDERLAY_MTU, MIN_UNDERLAY_MTU
+
+# The mapping form's keys, in the order the file lists them.
+LEASE_KEYS = ("subnet", "ipv6_subnet", "public_ip", "public_ipv6", "mtu")
 
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """The subnets one node holds, per family."""
+    """The subnets one node holds, per family, and where it was last seen.
+
+    Attributes:
+        public_ip, public_ipv6, mtu: the node's underlay address(es) and underlay MTU
+            when they were last known (None when never recorded).
+    """
 
     subnet: ipaddress.IPv4Network | None = None
     ipv6_subnet: ipaddress.IPv6Network | None = None
+    public_ip: ipaddress.IPv4Address | None = None
+    public_ipv6: ipaddress.IPv6Address | None = None
+    mtu: int | None = None
 
     def of(self, family: int) -> IPNetwork | None:
         return self.subnet if family == 4 else self.ipv6_subnet
+
+    @property
+    def has_underlay(self) -> bool:
+        return (self.public_ip, self.public_ipv6, self.mtu) != (None, None, None)
 
 
 def parse_leases(raw: object) -> dict[str, Lease]:
@@ -45,36 +67,76 @@ def parse_leases(raw: object) -> dict[str, Lease]:
     leases: dict[str, Lease] = {}
     for name, value in raw.items():
         path = f"leases[{name}]"
-        items = value if isinstance(value, list) else [value]
-        found: dict[int, IPNetwork] = {}
-        for item in items:
-            try:
-                network = ipaddress.ip_network(str(item), strict=True)
-            except ValueError:
-                problems.append(
-                    f"{path}: {item!r} is not a subnet in CIDR form; fix or delete the line"
-                )
-                continue
-            if network.version in found:
-                problems.append(
-                    f"{path}: two IPv{network.version} subnets"
-                    f" ({found[network.version]}, {network}); keep the one the node uses"
-                )
-            found[network.version] = network
+        if isinstance(value, Mapping):
+            leases[str(name)] = _parse_record(path, value, problems)
+            continue
+        found = _parse_subnets(path, value if isinstance(value, list) else [value], problems)
         leases[str(name)] = Lease(found.get(4), found.get(6))  # type: ignore[arg-type]
     raise_if(problems)
     return leases
 
 
-def leases_to_data(leases: Mapping[str, Lease]) -> dict[str, str | list[str]]:
+def _parse_subnets(path: str, items: list[object], problems: list[str]) -> dict[int, IPNetwork]:
+    found: dict[int, IPNetwork] = {}
+    for item in items:
+        try:
+            network = ipaddress.ip_network(str(item), strict=True)
+        except ValueError:
+            problems.append(
+                f"{path}: {item!r} is not a subnet in CIDR form; fix or delete the line"
+            )
+            continue
+        if network.version in found:
+            problems.append(
+                f"{path}: two IPv{network.version} subnets"
+                f" ({found[network.version]}, {network}); keep the one the node uses"
+            )
+        found[network.version] = network
+    return found
+
+
+def _parse_record(path: str, raw: Mapping[object, object], problems: list[str]) -> Lease:
+    for key in raw:
+        if key not in LEASE_KEYS:
+            problems.append(f"{path}: unknown key {key!r}; known keys: {', '.join(LEASE_KEYS)}")
+    subnets = [raw[key] for key in ("subnet", "ipv6_subnet") if raw.get(key) is not None]
+    found = _parse_subnets(path, subnets, problems)
+    public_ip = raw.get("public_ip")
+    if public_ip is not None:
+        public_ip = read_address(public_ip, f"{path}.public_ip", problems, 4)
+    public_ipv6 = raw.get("public_ipv6")
+    if public_ipv6 is not None:
+        public_ipv6 = read_address(public_ipv6, f"{path}.public_ipv6", problems, 6)
+    mtu = raw.get("mtu")
+    if mtu is not None:
+        mtu = read_int(mtu, f"{path}.mtu", problems, MIN_UNDERLAY_MTU, MAX_UNDERLAY_MTU)
+    return Lease(found.get(4), found.get(6), public_ip, public_ipv6, mtu)  # type: ignore[arg-type]
+
+
+def leases_to_data(leases: Mapping[str, Lease]) -> dict[str, object]:
     """The lease file's data form, sorted by node name.
 
     >>> leases_to_data({"b": Lease(ipaddress.ip_network("10.244.2.0/24")), "a": Lease()})
     {'b': '10.244.2.0/24'}
+    >>> leases_to_data({"c": Lease(ipaddress.ip_network("10.244.3.0/24"), mtu=1500)})
+    {'c': {'subnet': '10.244.3.0/24', 'mtu': 1500}}
     """
-    data: dict[str, str | list[str]] = {}
+    data: dict[str, object] = {}
     for name in sorted(leases):
-        subnets = [str(s) for s in (leases[name].subnet, leases[name].ipv6_subnet) if s is not None]
+        lease = leases[name]
+        if lease.has_underlay:
+            values = zip(
+                LEASE_KEYS,
+                (lease.subnet, lease.ipv6_subnet, lease.public_ip, lease.public_ipv6, lease.mtu),
+                strict=True,
+            )
+            data[name] = {
+                key: value if isinstance(value, int) else str(value)
+                for key, value in values
+                if value is not None
+            }
+            continue
+        subnets = [str(s) for s in (lease.subnet, lease.ipv6_subnet) if s is not None]
         if subnets:
             data[name] = subnets[0] if len(subnets) == 1 else subnets
     return data

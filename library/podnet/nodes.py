@@ -30,6 +30,8 @@ DEFAULT_MTU = 1500
 _IFNAME = re.compile(r"^(?!\.{1,2}$)[^/\s:]{1,15}$")
 # The smallest underlay worth carrying pods: RFC 791's 576-byte datagram.
 MIN_UNDERLAY_MTU = 576
+# IFLA_MTU is 32 bits, but no Ethernet device goes past a 64 KiB jumbo frame.
+MAX_UNDERLAY_MTU = 65535
 _NETWORK_KEYS: tuple[tuple[str, Family], ...] = (
     ("subnet", 4),
     ("ipv6_subnet", 6),
@@ -120,7 +122,9 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
             )
     mtu = DEFAULT_MTU
     if raw.get("mtu") is not None:
-        mtu = read_int(raw["mtu"], f"{path}.mtu", problems, MIN_UNDERLAY_MTU, 65535) or mtu
+        mtu = (
+            read_int(raw["mtu"], f"{path}.mtu", problems, MIN_UNDERLAY_MTU, MAX_UNDERLAY_MTU) or mtu
+        )
     networks: dict[str, IPNetwork | None] = {
         key: _network(raw, key, path, problems, family) for key, family in _NETWORK_KEYS
     }

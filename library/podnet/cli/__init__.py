@@ -7,7 +7,6 @@ on stderr and nothing is written), 1 when a file cannot be written.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import TypeVar
 from .. import __version__
 from ..config import parse_net_conf
 from ..errors import ValidationError
-from ..fields import IPNetwork
+from ..fields import read_cidrs
 from ..leases import Lease, parse_leases
 from ..nodes import parse_nodes
 from ..plan import FleetPlan, plan_fleet
@@ -99,7 +98,7 @@ def _plan(args: argparse.Namespace, *, creating_leases: bool = False) -> FleetPl
     leases: dict[str, Lease] | None = {}
     if args.leases is not None and not (creating_leases and not args.leases.exists()):
         leases = _collect(problems, lambda: parse_leases(load_yaml(args.leases, "--leases")))
-    services = _service_cidrs(args.service_cidr, problems)
+    services = read_cidrs(args.service_cidr, "--service-cidr", problems)
     if problems or conf is None or nodes is None or leases is None:
         raise ValidationError(problems)
     return plan_fleet(conf, nodes, leases=leases, service_cidrs=services)
@@ -118,16 +117,6 @@ def _mapping(raw: object) -> dict[str, object]:
     if not isinstance(raw, dict):
         raise ValidationError([f"--net-conf: {type(raw).__name__} given; a JSON object is needed"])
     return raw
-
-
-def _service_cidrs(values: Sequence[str], problems: list[str]) -> list[IPNetwork]:
-    cidrs = []
-    for value in values:
-        try:
-            cidrs.append(ipaddress.ip_network(value, strict=True))
-        except ValueError:
-            problems.append(f"--service-cidr: {value!r} is not a CIDR with its host bits clear")
-    return cidrs
 
 
 def _run_plan(args: argparse.Namespace) -> int:
