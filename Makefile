@@ -1,4 +1,4 @@
-# podnet — `make lab` plans the built-in lab, `make test` runs the checks.
+# podnet — `make lab` builds the built-in lab and runs site.yml on it, `make test` runs the checks.
 # Written for a fresh Debian 12 machine, run as root from a checkout.
 
 SHELL := /bin/bash
@@ -18,17 +18,27 @@ DEB_PACKAGES := python3-venv python3-pip iproute2 wireguard-tools wireguard-go \
 
 # The layers `make test` runs after bootstrap, in order. A new layer (kernel, integration)
 # is its own target plus one word here.
-TEST_STEPS := lint unit
+TEST_STEPS := lint unit kernel integration
 
-.PHONY: help bootstrap system-packages lint unit test lab lab-down bench clean
+# The lab's size: `make lab NODES=5`.
+NODES ?= 3
+LAB := $(BIN)/python tests/lab/lab.py
+
+.PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
+	bench-apply clean
 
 help:
-	@echo "make lab       plan the built-in lab (root, fresh Debian 12)"
+	@echo "make lab       build the namespace lab, run site.yml on it, attach pods, check (root)"
 	@echo "make test      bootstrap, then: $(TEST_STEPS)"
 	@echo "make bootstrap install Debian packages and the .venv (idempotent)"
-	@echo "make lint | unit | bench | lab-down | clean"
+	@echo "make lint | unit | kernel | integration | bench | bench-apply | lab-down | clean"
 
-bootstrap: $(VENV)/.stamp-pip
+bootstrap: $(VENV)/.stamp-pip $(VENV)/ansible_collections/podnet/fabric
+
+# podnet.fabric.* resolves from the checkout through this link (ansible.cfg collections_path).
+$(VENV)/ansible_collections/podnet/fabric: | $(BIN)/python
+	mkdir -p $(@D)
+	ln -sfn ../../.. $@
 
 # Runs every time but only asks dpkg unless a package is missing, so a repeat run is quick
 # and needs no network. Status "ii" = installed; "rc" (removed, config left) counts as missing.
@@ -63,18 +73,33 @@ lint: bootstrap
 unit: bootstrap
 	$(BIN)/pytest tests/unit --doctest-modules library/podnet
 
+# Real netlink and firewalls in throwaway namespaces (root).
+kernel: bootstrap
+	$(BIN)/pytest tests/kernel tests/lab
+
+# Playbooks against the lab (root); builds and removes its own labs.
+integration: bootstrap
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/integration
+
 test: bootstrap $(TEST_STEPS)
 
-# For now the lab is planned, not built; a later issue builds the namespaces here and runs
-# ansible-playbook site.yml against them.
+# Build the lab (a fresh one), run the real playbook against it, attach one pod per node
+# through the CNI plugins with the conflist podnet wrote, and prove reachability and the MTU.
 lab: bootstrap
-	$(BIN)/podnet plan --net-conf inventories/lab/net-conf.json --nodes inventories/lab/nodes.yml
+	$(LAB) down
+	$(LAB) up --nodes $(NODES)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-playbook site.yml
+	$(LAB) pods
+	$(LAB) check
 
-lab-down:
-	@echo "lab-down: nothing to remove, make lab does not build namespaces yet"
+lab-down: bootstrap
+	$(LAB) down
 
 bench: bootstrap
 	$(BIN)/python tests/bench/bench_plan.py
+
+bench-apply: bootstrap
+	$(BIN)/python tests/bench/bench_apply.py
 
 clean:
 	rm -rf $(VENV) build dist library/*.egg-info .mypy_cache .ruff_cache .pytest_cache \

@@ -58,7 +58,8 @@ class ActionModule(ActionBase):
             args.get("lease_file")
             or Path(task_vars.get("inventory_dir") or ".") / DEFAULT_LEASE_FILE
         )
-        hosts = list(task_vars.get("groups", {}).get(group, ()))
+        # str(): Ansible hands out tagged str subclasses, which YAML and JSON dumpers refuse.
+        hosts = [str(host) for host in task_vars.get("groups", {}).get(group, ())]
         hostvars = task_vars.get("hostvars", {})
         try:
             conf = parse_net_conf(_load_net_conf(args.get("net_conf")))
@@ -219,7 +220,11 @@ def plan_slices(plan: FleetPlan, ip_masq: bool, cni_mode: str) -> dict[str, Any]
         nodes[node_plan.name] = {
             "iface": node.iface,
             "vxlan": tunnels,
-            "masquerade": [t for t in tunnels if t["state"] == "present"],
+            "masquerade": [
+                {"network": t["network"], "subnet": t["subnet"]}
+                for t in tunnels
+                if t["state"] == "present"
+            ],
             "subnet_env": render_subnet_env(plan, node_plan.name, ip_masq=ip_masq),
             "cni_conflist": render_cni_conflist(plan, node_plan.name, cni_mode, ip_masq),
         }

@@ -13,10 +13,11 @@ from ..errors import ValidationError
 from ..leases import Lease, leases_to_data
 
 LEASE_FILE_HEADER = """\
-# podnet lease file: node name -> pod subnet (IPv4, IPv6 or both).
-# Written by `podnet plan --write-leases`; commit it with the inventory.
-# A line stays after its node leaves the inventory, reserving the subnet;
-# delete the line to free it (a returning node then gets a new subnet).
+# podnet lease file: node name -> pod subnet (IPv4, IPv6 or both), and where the node
+# was last seen (public_ip, mtu) when site.yml recorded it. Written by site.yml and by
+# `podnet plan --write-leases`; commit it with the inventory.
+# An entry stays after its node leaves the inventory, reserving the subnet;
+# delete it to free the subnet (a returning node then gets a new one).
 """
 
 
@@ -54,7 +55,8 @@ def _read(path: Path, label: str) -> str:
 def render_lease_file(leases: dict[str, Lease]) -> str:
     """The lease file's text: a commented header and a mapping sorted by node name."""
     data = leases_to_data(leases)
-    body = yaml.safe_dump(data, default_flow_style=False, sort_keys=True) if data else "{}\n"
+    # Already sorted by node name; a record keeps its fields in LEASE_KEYS order (subnet first).
+    body = yaml.safe_dump(data, default_flow_style=False, sort_keys=False) if data else "{}\n"
     return LEASE_FILE_HEADER + body
 
 

@@ -1,0 +1,121 @@
+#!/usr/bin/python
+# Copyright: podnet authors
+# Apache License 2.0 (see LICENSE)
+"""Documentation of the podnet.fabric.plan action; the work runs on the controller."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: plan
+short_description: Plan a podnet fleet once, on the controller
+version_added: "1.0.0"
+description:
+  - Reads flannel's net-conf.json, the variables and facts of every host of an inventory
+    group, and the lease file, then computes every node's pod subnet(s), VTEP MAC(s) and the
+    fleet's one pod MTU with the podnet library. The fleet is the inventory group, not the
+    hosts of the play, so C(--limit) never drops a peer or moves a subnet.
+  - A node's underlay interface, address and MTU come from C(podnet_iface),
+    C(podnet_public_ip), C(podnet_public_ipv6) and C(podnet_mtu) when set, otherwise from its
+    gathered network facts (the default-route interface, its primary address and MTU),
+    otherwise from the lease file's record of where the node was last seen.
+  - Records the allocation, and where each node was seen, in the lease file (atomically;
+    only when something changed; not in check mode).
+  - Any problem (bad net-conf, a node nobody can place, exhausted range, overlaps) fails the
+    task with every problem listed, before any host is changed. Run it with C(run_once).
+options:
+  net_conf:
+    description: flannel's net-conf.json, as a dict or the path of a JSON file on the controller.
+    type: raw
+    required: true
+  group:
+    description: The inventory group whose hosts form the fleet.
+    type: str
+    default: podnet_nodes
+  lease_file:
+    description: The lease file on the controller. Default C(podnet-leases.yml) beside the inventory.
+    type: path
+  service_cidrs:
+    description: The cluster's service ranges; the pod network may not overlap them.
+    type: list
+    elements: str
+    default: []
+  ip_masq:
+    description: Whether nodes masquerade pod traffic leaving the pod network (C(FLANNEL_IPMASQ)).
+    type: bool
+    default: true
+  cni_mode:
+    description:
+      - C(bridge) renders a self-contained conflist for the stock bridge/host-local/portmap
+        plugins; C(flannel) renders flannel's own C(10-flannel.conflist).
+    type: str
+    choices: [bridge, flannel]
+    default: bridge
+attributes:
+  check_mode:
+    support: full
+    details: The plan is computed; the lease file is not written.
+  diff_mode:
+    support: full
+    details: Shows the lease file before and after.
+  action:
+    support: full
+  platform:
+    platforms: posix
+notes:
+  - The library (C(podnet)) is imported from the controller's Python, or from the C(library/)
+    directory shipped inside the collection.
+author:
+  - podnet authors
+"""
+
+EXAMPLES = r"""
+- name: Plan the fleet
+  podnet.fabric.plan:
+    net_conf: "{{ podnet_net_conf }}"
+    lease_file: "{{ inventory_dir }}/podnet-leases.yml"
+  run_once: true
+  register: podnet_plan
+"""
+
+RETURN = r"""
+mtu:
+  description: The pod MTU of the whole fleet.
+  returned: success
+  type: int
+  sample: 1450
+backend:
+  description: The backend and its VXLAN settings (type, vni, port, gbp, learning, direct_routing).
+  returned: success
+  type: dict
+families:
+  description: The enabled address families.
+  returned: success
+  type: list
+  elements: int
+  sample: [4]
+nodes:
+  description:
+    - Per node name, what that node applies - C(iface); C(vxlan), one entry per family with
+      C(state), C(network), C(subnet), C(local), C(vtep_mac); C(masquerade), the present
+      families' entries; the text of C(subnet_env) and C(cni_conflist).
+  returned: success
+  type: dict
+peers:
+  description: Per family (C(ipv4), C(ipv6)), every node's name, subnet, public_ip and vtep_mac.
+  returned: success
+  type: dict
+lease_file:
+  description: The lease file's path.
+  returned: success
+  type: str
+"""
+
+if __name__ == "__main__":
+    # Only the action plugin of the same name does anything; reaching a host means the
+    # collection's action plugins were not found.
+    import json
+    import sys
+
+    print(json.dumps({"failed": True, "msg": "podnet.fabric.plan runs on the controller only"}))
+    sys.exit(1)
