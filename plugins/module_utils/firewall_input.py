@@ -1,0 +1,137 @@
+"""What the masquerade module is asked for: per-family facts and the checked `networks` list.
+
+IPv4 and IPv6 share every code path; a `Family` carries the few things that differ (tool
+names, the multicast range the masquerade rule skips, the nftables family and table name).
+`parse_networks` checks the user's list and reports every problem at once, each naming the
+field, the value and the fix, without changing its input.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # an alias for annotations only: `X | Y` at runtime needs Python 3.10
+    IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Family:
+    """What differs between IPv4 and IPv6 in flannel's rules.
+
+    Attributes:
+        version: 4 or 6.
+        label: "IPv4" or "IPv6", for messages.
+        iptables: the iptables command of the family; `-save`/`-restore` are derived.
+        multicast: the destination flannel's masquerade rule excludes (7.1 of the reference).
+        nft_family: the nftables family of flannel's table, also its address keyword.
+        nft_table: flannel's nftables table name.
+    """
+
+    version: int
+    label: str
+    iptables: str
+    multicast: str
+    nft_family: str
+    nft_table: str
+
+    @property
+    def iptables_save(self) -> str:
+        return self.iptables + "-save"
+
+    @property
+    def iptables_restore(self) -> str:
+        return self.iptables + "-restore"
+
+
+IPV4 = Family(4, "IPv4", "iptables", "224.0.0.0/4", "ip", "flannel-ipv4")
+IPV6 = Family(6, "IPv6", "ip6tables", "ff00::/8", "ip6", "flannel-ipv6")
+FAMILIES: tuple[Family, ...] = (IPV4, IPV6)
+
+# Debian package that ships each tool, for "not installed" messages.
+PACKAGE_OF_TOOL = {
+    "iptables": "iptables",
+    "iptables-save": "iptables",
+    "iptables-restore": "iptables",
+    "ip6tables": "iptables",
+    "ip6tables-save": "iptables",
+    "ip6tables-restore": "iptables",
+    "nft": "nftables",
+}
+
+
+@dataclass(frozen=True)
+class FamilyNetwork:
+    """One family's input: the cluster Network and this node's pod subnet inside it."""
+
+    family: Family
+    network: IPNetwork
+    subnet: IPNetwork
+
+
+class FirewallInputError(ValueError):
+    """Bad input; `problems` lists every one, each a complete sentence with its fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def _parse_cidr(path: str, value: Any, problems: list[str]) -> IPNetwork | None:
+    try:
+        return ipaddress.ip_network(str(value), strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(str(value), strict=False)
+        except ValueError:
+            problems.append(f"{path}: {value!r} is not an IPv4 or IPv6 CIDR ({exc})")
+        else:
+            problems.append(f"{path}: {value!r} has host bits set: use {loose}")
+    return None
+
+
+def parse_networks(raw: list[dict[str, Any]]) -> tuple[tuple[FamilyNetwork, ...], list[str]]:
+    """Check the `networks` option; return the good entries and every problem found.
+
+    Problems are returned rather than raised so that the caller can add its own (missing
+    tools, say) and fail once with all of them.
+
+    >>> nets, problems = parse_networks([{"network": "10.244.0.0/16", "subnet": "10.244.1.0/24"}])
+    >>> (nets[0].family.label, str(nets[0].subnet), problems)
+    ('IPv4', '10.244.1.0/24', [])
+    >>> parse_networks([{"network": "10.244.0.0/16", "subnet": "10.245.1.0/24"}])[1]
+    ["networks[0].subnet: 10.245.1.0/24 is not inside network 10.244.0.0/16: use this node's \
+pod subnet from the plan (its FLANNEL_SUBNET)"]
+    """
+    problems: list[str] = []
+    found: dict[int, FamilyNetwork] = {}
+    for index, entry in enumerate(raw):
+        where = f"networks[{index}]"
+        network = _parse_cidr(f"{where}.network", entry.get("network"), problems)
+        subnet = _parse_cidr(f"{where}.subnet", entry.get("subnet"), problems)
+        if network is None or subnet is None:
+            continue
+        if network.version != subnet.version:
+            problems.append(
+                f"{where}: network {network} is IPv{network.version} but subnet {subnet} is "
+                f"IPv{subnet.version}: give one entry per family, each with its own subnet"
+            )
+            continue
+        if not subnet.subnet_of(network):  # type: ignore[arg-type]
+            problems.append(
+                f"{where}.subnet: {subnet} is not inside network {network}: use this node's "
+                "pod subnet from the plan (its FLANNEL_SUBNET)"
+            )
+            continue
+        family = IPV4 if network.version == 4 else IPV6
+        if family.version in found:
+            problems.append(
+                f"{where}: a second {family.label} entry ({network}) after "
+                f"{found[family.version].network}: give one entry per family "
+                "(IPv4 and/or IPv6)"
+            )
+            continue
+        found[family.version] = FamilyNetwork(family, network, subnet)
+    ordered = tuple(found[f.version] for f in FAMILIES if f.version in found)
+    return ordered, problems
