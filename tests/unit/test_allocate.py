@@ -13,6 +13,7 @@ from podnet import Lease, leases_to_data, parse_leases, plan_fleet
 from podnet.allocate import allocate_family
 
 NET = ipaddress.ip_network
+V4 = ipaddress.IPv4Address
 
 
 def _subnets(plan, family: int = 4) -> dict[str, str]:
@@ -393,3 +394,33 @@ def test_allocate_family_appends_instead_of_raising() -> None:
     assert allocation.assigned == {}
     assert allocation.kept == {"gone": NET("10.244.0.4/30")}
     assert len(problems) == 1 and problems[0].startswith("Network 10.244.0.0/28 holds 3 /30")
+
+
+def test_lease_records_round_trip_with_where_the_node_was_seen() -> None:
+    data = {
+        "a": {"subnet": "10.244.1.0/24", "public_ip": "192.0.2.1", "mtu": 9000},
+        "b": "10.244.2.0/24",
+    }
+    parsed = parse_leases(data)
+    assert parsed["a"] == Lease(NET("10.244.1.0/24"), None, V4("192.0.2.1"), None, 9000)
+    assert parsed["a"].has_underlay and not parsed["b"].has_underlay
+    assert leases_to_data(parsed) == data
+    # A record's fields come out in the file's order, subnet first.
+    assert list(leases_to_data(parsed)["a"]) == ["subnet", "public_ip", "mtu"]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"subnet": "10.244.1.0/24", "mtu": 100},
+         "leases[a].mtu: 100 is out of range; use 576..65535"),
+        ({"subnet": "10.244.1.0/24", "public_ip": "fd00::1"},
+         "leases[a].public_ip: 'fd00::1' is an IPv6 address; an IPv4 address is needed here"),
+        ({"subnet": "10.244.1.0/24", "colour": "red"},
+         "leases[a]: unknown key 'colour'; known keys: subnet, ipv6_subnet, public_ip,"
+         " public_ipv6, mtu"),
+    ],
+    ids=["small-mtu", "wrong-family", "unknown-key"],
+)  # fmt: skip
+def test_bad_lease_records_are_errors(record, message) -> None:
+    assert one_problem(lambda: parse_leases({"a": record})) == message
