@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The namespace lab from the command line (root): `make lab` and `make lab-down` call this.
+
+    lab.py up [--nodes N] [--fresh]   build (or reconcile to) node1..nodeN, default 3
+    lab.py pods [NODE...] [--detach]  attach (CNI ADD) or detach (CNI DEL) one pod per node
+    lab.py check [--expected-mtu M]   pod reachability, pod MTU, DF boundary; exit 1 on failure
+    lab.py exec [--pod] NODE -- ARGV  run ARGV in the node's net+mount namespaces (or its pod's)
+    lab.py status                     what exists now
+    lab.py down [--lab-only]          remove the lab (and leftover test namespaces)
+
+See tests/lab/README.md for what each piece is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import labkit
+from labkit.layout import BRIDGE, EXTRA_INVENTORY, node
+
+
+def _up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    names = labkit.fresh_lab(args.nodes) if args.fresh else labkit.up(args.nodes)
+    first, last = node(names[0]), node(names[-1])
+    extra = f", {EXTRA_INVENTORY.name}" if len(names) > 3 else ""
+    print(
+        f"lab up: {first.name}..{last.name} ({first.ip}..{last.ip}) on {BRIDGE}"
+        f" in {time.monotonic() - started:.2f} s; inventory: inventories/lab{extra}"
+    )
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    removed = labkit.down(sweep_leftovers=not args.lab_only)
+    what = f"removed {len(removed)}: {', '.join(removed)}" if removed else "nothing to remove"
+    print(f"lab down: {what} ({time.monotonic() - started:.2f} s)")
+    return 0
+
+
+def _pods(args: argparse.Namespace) -> int:
+    names = args.nodes or labkit.node_names()
+    if not names:
+        raise labkit.LabError("there is no lab: run `tests/lab/lab.py up` first")
+    for name in names:
+        if args.detach:
+            labkit.detach_pod(name)
+            print(f"{name}: pod detached")
+        else:
+            ip = labkit.attach_pod(name)
+            print(f"{name}: pod {ip} in netns {node(name).pod_netns}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = labkit.check(args.expected_mtu)
+    print(result.report())
+    return 0 if result.ok else 1
+
+
+def _exec(args: argparse.Namespace) -> int:
+    each = node(args.node)
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise labkit.LabError("exec: nothing to run: lab.py exec node1 -- ip addr")
+    path = each.pod_netns_path if args.pod else each.netns_path
+    if not path.exists():
+        what = "pod" if args.pod else "node"
+        raise labkit.LabError(f"{path} does not exist: no such {what}; see `lab.py status`")
+    namespaces = [f"--net={path}"] if args.pod else [f"--net={path}", f"--mount={each.mnt}"]
+    # Entering a mount namespace resets the working directory; keep the caller's.
+    os.execvp("nsenter", ["nsenter", *namespaces, f"--wd={os.getcwd()}", "--", *argv])
+
+
+def _status(_: argparse.Namespace) -> int:
+    print(labkit.status())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lab.py", description="the podnet namespace lab")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="build node1..nodeN (keeps complete nodes as they are)")
+    up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    up.add_argument("--fresh", action="store_true", help="down first: no pods, files, leases")
+    up.set_defaults(func=_up)
+    down = sub.add_parser("down", help="remove the lab; safe when nothing exists")
+    down.add_argument(
+        "--lab-only",
+        action="store_true",
+        help="keep podnet-test-*/podnet-bench-* namespaces (a test run may own them)",
+    )
+    down.set_defaults(func=_down)
+    pods = sub.add_parser("pods", help="attach one pod per node (CNI ADD), or --detach")
+    pods.add_argument("nodes", nargs="*", metavar="NODE", help="default: every node")
+    pods.add_argument("--detach", action="store_true", help="CNI DEL and remove the pods")
+    pods.set_defaults(func=_pods)
+    check = sub.add_parser("check", help="reachability, pod MTU and the DF boundary")
+    check.add_argument("--expected-mtu", type=int, help="default: FLANNEL_MTU of subnet.env")
+    check.set_defaults(func=_check)
+    run = sub.add_parser("exec", help="run a command inside a node (or its pod)")
+    run.add_argument("--pod", action="store_true", help="the node's pod netns instead")
+    run.add_argument("node", metavar="NODE")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV")
+    run.set_defaults(func=_exec)
+    sub.add_parser("status", help="what exists now").set_defaults(func=_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (labkit.LabError, ValueError) as err:
+        print(f"lab.py {args.command}: {err}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The whole lab: `up` builds (or reconciles) it, `down` removes every trace of it.
+
+`up(n)` is idempotent: complete nodes are kept as they are (with their pods and files),
+missing or half-built ones are (re)built, nodes above n are removed. `down` removes what
+exists and is safe to run when nothing does. Both hold the lab lock.
+
+What the lab leaves on the host while up, all removed by `down`:
+- the bridge podnet-lab-br0 and one veth host end per node (plab-<node>);
+- network namespaces podnet-lab-<node> and podnet-lab-pod-<node>;
+- /run/podnet-lab, a private bind mount of itself (a mount namespace file can only be
+  bound on a mount that does not propagate, and /run may be shared), holding per node
+  the mount namespace file, the private directories, the wrapper and pod.json;
+- the mount points of PRIVATE_PATHS that did not exist on the host (recorded in
+  state.json, removed only if still empty);
+- inventories/lab/zz-lab-extra-nodes.yml when there are more than three nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from .layout import (
+    BRIDGE,
+    EXTRA_INVENTORY,
+    INVENTORY_NODES,
+    LAB_DIR,
+    LEFTOVER_PREFIXES,
+    NETNS_DIR,
+    NETNS_PREFIX,
+    PRIVATE_PATHS,
+    STATE_FILE,
+    UNDERLAY_MTU,
+    VETH_PREFIX,
+    Node,
+    node,
+)
+from .layout import nodes as lab_nodes
+from .nodes import build_node, node_is_complete, remove_node
+from .system import (
+    is_mounted,
+    lab_lock,
+    link_exists,
+    preflight,
+    require_root,
+    run,
+    unmount_all,
+    write_atomic,
+)
+
+
+def read_state() -> dict[str, Any]:
+    """state.json: {"nodes": n, "created_mountpoints": [...]}; {} when there is no lab."""
+    try:
+        state: dict[str, Any] = json.loads(STATE_FILE.read_text())
+    except FileNotFoundError:
+        return {}
+    return state
+
+
+def node_names() -> list[str]:
+    """The lab's nodes (node1..nodeN) as `up` last built them; [] when there is no lab."""
+    return [f"node{i}" for i in range(1, int(read_state().get("nodes", 0)) + 1)]
+
+
+def _ensure_lab_dir() -> None:
+    LAB_DIR.mkdir(parents=True, exist_ok=True)
+    if not is_mounted(LAB_DIR):
+        run(["mount", "--bind", LAB_DIR, LAB_DIR])
+    # Made private every time: cheap, and it repairs a lab dir someone made shared.
+    run(["mount", "--make-private", LAB_DIR])
+
+
+def _ensure_mountpoints(already: list[str]) -> list[str]:
+    """Create missing mount points of PRIVATE_PATHS (parents first); return all we made."""
+    created = list(already)
+    for path in PRIVATE_PATHS:
+        missing = [p for p in (Path(path), *Path(path).parents) if not p.exists()]
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o755)
+            created.append(str(directory))
+    return created
+
+
+def _remove_mountpoints(created: list[str]) -> list[str]:
+    """rmdir what `up` created, children first; return those kept because not empty."""
+    kept = []
+    for path in sorted(created, key=lambda p: p.count("/"), reverse=True):
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            kept.append(path)
+    return kept
+
+
+def _ensure_bridge() -> None:
+    if not link_exists(BRIDGE):
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    # No address of any kind: the host takes no part in the underlay.
+    run(["ip", "link", "set", "dev", BRIDGE, "addrgenmode", "none"])
+    run(["ip", "link", "set", "dev", BRIDGE, "mtu", str(UNDERLAY_MTU), "up"])
+
+
+def _write_extra_inventory(count: int) -> None:
+    if count <= INVENTORY_NODES:
+        EXTRA_INVENTORY.unlink(missing_ok=True)
+        return
+    hosts = "".join(f"    node{i}:\n" for i in range(INVENTORY_NODES + 1, count + 1))
+    write_atomic(
+        EXTRA_INVENTORY,
+        "---\n"
+        f"# Written by `tests/lab/lab.py up --nodes {count}`, removed by `lab.py down`;\n"
+        "# gitignored. hosts.yml lists node1..node3 and sets the group's variables.\n"
+        f"podnet_nodes:\n  hosts:\n{hosts}",
+    )
+
+
+def _existing_nodes() -> list[Node]:
+    """Every node with any trace left: a namespace, a directory or a veth."""
+    names = set(node_names())
+    names |= {
+        n.removeprefix(NETNS_PREFIX).removeprefix("pod-")
+        for n in _netns_names()
+        if n.startswith(NETNS_PREFIX)
+    }
+    if LAB_DIR.is_dir():
+        names |= {p.name for p in LAB_DIR.iterdir() if p.is_dir()}
+    names |= {
+        n.removeprefix(VETH_PREFIX)
+        for n in os.listdir("/sys/class/net")
+        if n.startswith(VETH_PREFIX)
+    }
+    found = []
+    for name in names:
+        try:
+            found.append(node(name))
+        except ValueError:
+            continue  # not a node (e.g. a veth of someone else's that happens to match)
+    return sorted(found, key=lambda n: n.index)
+
+
+def up(nodes: int = 3) -> list[str]:
+    """Build the lab with exactly `nodes` nodes, keeping complete nodes as they are.
+
+    Returns the node names. Raises LabError (with the fix) when something is missing.
+    """
+    wanted = lab_nodes(nodes)
+    preflight()
+    with lab_lock():
+        _ensure_lab_dir()
+        state = read_state()
+        state["created_mountpoints"] = _ensure_mountpoints(state.get("created_mountpoints", []))
+        write_atomic(STATE_FILE, json.dumps(state, indent=2) + "\n")
+        _ensure_bridge()
+        for extra in _existing_nodes():
+            if extra.index > nodes:
+                remove_node(extra)
+        for each in wanted:
+            if not node_is_complete(each):
+                remove_node(each)  # whatever half of it a crash left
+                build_node(each)
+        state["nodes"] = nodes
+        write_atomic(STATE_FILE, json.dumps(state, indent=2) + "\n")
+        _write_extra_inventory(nodes)
+    return [n.name for n in wanted]
+
+
+def _netns_names() -> list[str]:
+    return sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.is_dir() else []
+
+
+def leftover_namespaces() -> list[str]:
+    """Namespaces that crashed test runs left (podnet-test-*, podnet-bench-*)."""
+    return [n for n in _netns_names() if n.startswith(LEFTOVER_PREFIXES)]
+
+
+def down(*, sweep_leftovers: bool = False) -> list[str]:
+    """Remove the lab entirely; safe when nothing exists. Returns what was removed.
+
+    sweep_leftovers also deletes podnet-test-*/podnet-bench-* namespaces. Off by default
+    in the API: a test suite running beside the lab may own them right now.
+    """
+    require_root()
+    removed: list[str] = []
+    with lab_lock():
+        created = read_state().get("created_mountpoints", [])
+        for each in _existing_nodes():
+            remove_node(each)
+            removed.append(each.name)
+        stray = [n for n in _netns_names() if n.startswith(NETNS_PREFIX)]
+        for name in stray + (leftover_namespaces() if sweep_leftovers else []):
+            run(["ip", "netns", "del", name])
+            removed.append(name)
+        if link_exists(BRIDGE):
+            run(["ip", "link", "del", "dev", BRIDGE])
+            removed.append(BRIDGE)
+        if LAB_DIR.exists():
+            unmount_all(LAB_DIR)  # never rmtree across a mount
+            shutil.rmtree(LAB_DIR)
+            removed.append(str(LAB_DIR))
+        kept = _remove_mountpoints(created)
+        removed += [p for p in created if p not in kept and not Path(p).exists()]
+        if EXTRA_INVENTORY.exists():
+            EXTRA_INVENTORY.unlink()
+            removed.append(str(EXTRA_INVENTORY))
+    if kept:
+        print(f"lab down: kept {', '.join(kept)}: not empty, so not the lab's", file=sys.stderr)
+    return removed
+
+
+def fresh_lab(nodes: int = 3) -> list[str]:
+    """down + up under one lock: a lab with no history (no pods, no files, no leases)."""
+    with lab_lock():
+        down()
+        return up(nodes)
