@@ -63,7 +63,10 @@ class CheckResult:
     def summary(self) -> str:
         """One line, e.g. 'pod reachability 6/6 ok; pod MTU 1450 (expected 1450); DF ...'."""
         reach = f"pod reachability {self.reach_ok}/{self.reach_total}"
-        reach += " ok" if self.reach_ok == self.reach_total else " FAILED"
+        if not self.reach_total:
+            reach += " (not tested: needs pods on two nodes)"
+        else:
+            reach += " ok" if self.reach_ok == self.reach_total else " FAILED"
         mtus = sorted({p.mtu for p in self.pods if p.mtu is not None})
         mtu_ok = self.expected_mtu is not None and mtus == [self.expected_mtu]
         mtu = f"pod MTU {'/'.join(map(str, mtus)) or '?'} (expected {self.expected_mtu or '?'})"

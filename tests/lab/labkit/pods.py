@@ -80,8 +80,11 @@ def attach_pod(name: str) -> str:
         record = read_pod(name)
         if record is not None and pod.pod_netns_path.exists():
             return str(record["ip"])
-        netlist = load_network_list(pod.host_path(CNI_CONF_DIR), CNI_CONF_DIR)
-        require_cni_plugins([p["type"] for p in netlist.plugins])
+        try:
+            netlist = load_network_list(pod.host_path(CNI_CONF_DIR), CNI_CONF_DIR)
+            require_cni_plugins([p["type"] for p in netlist.plugins])
+        except LabError as err:
+            raise LabError(f"{name}: {err}") from err
         if pod.pod_netns_path.exists():  # a namespace without pod.json: a crashed attach
             run(["ip", "netns", "del", pod.pod_netns])
         run(["ip", "netns", "add", pod.pod_netns], where=name)
