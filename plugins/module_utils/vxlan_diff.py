@@ -114,7 +114,7 @@ def _diff_objects(
         if current is None:
             adds.append(Change(ADD, kind, key, context.add_reason(obj), _spec(obj)))
         elif current != obj:
-            reasons = ", ".join(field_reasons(_spec(obj), _spec(current)))
+            reasons = _reasons(obj, current)
             peer = getattr(obj, "peer", "")
             adds.append(
                 Change(
@@ -134,10 +134,10 @@ def _diff_device(
         return Change(DELETE, "link", ifname, "state=absent", _spec(have)), False
     if have is None:
         return Change(ADD, "link", ifname, "missing", _spec(want)), False
-    reasons = _device_reasons(want, have)
-    if not reasons:
+    differ = _device_differences(want, have)
+    if not differ:
         return None, False
-    immutable = [r for r in reasons if r.split(":")[0] in IMMUTABLE]
+    immutable = [text for name, text in differ if name in IMMUTABLE]
     if _family(want.local) != _family(have.local):
         immutable.append(f"local: {have.local} vs {want.local} (another address family)")
     spec = _spec(want)
@@ -146,24 +146,25 @@ def _diff_device(
         reason = ", ".join(immutable) + " (the kernel cannot change this in place: re-create)"
         return Change(REPLACE, "link", ifname, reason, spec), True
     spec["recreate"] = False
-    spec["changed"] = [r.split(":")[0] for r in reasons]
-    return Change(REPLACE, "link", ifname, ", ".join(reasons), spec), False
+    spec["changed"] = [name for name, _text in differ]
+    return Change(REPLACE, "link", ifname, ", ".join(text for _n, text in differ), spec), False
 
 
-def _device_reasons(want: Device, have: Device) -> list[str]:
-    reasons = field_reasons(_spec(want), _spec(have))
-    # ifindexes say little to a reader: name the underlay instead.
-    reasons = [
-        f"dev: {have.dev or have.link} vs {want.dev} (ifindex {want.link})"
-        if r.startswith("link:")
-        else r
-        for r in reasons
-        if not r.startswith(("dev:", "accept_ra:"))
-    ]
+def _device_differences(want: Device, have: Device) -> list[tuple[str, str]]:
+    """(field, reason) for each managed attribute that differs."""
+    differ = []
+    for name in _compared_names(want):
+        old, new = getattr(have, name), getattr(want, name)
+        if old == new:
+            continue
+        if name == "link":  # ifindexes say little to a reader: name the underlay too
+            differ.append((name, f"dev: {have.dev or old} vs {want.dev} (ifindex {new})"))
+        else:
+            differ.append((name, f"{name}: {old} vs {new}"))
     # accept_ra: None means the kernel has no such sysctl for the device: nothing to do.
     if have.accept_ra is not None and have.accept_ra != want.accept_ra:
-        reasons.append(f"accept_ra: {have.accept_ra} vs {want.accept_ra}")
-    return reasons
+        differ.append(("accept_ra", f"accept_ra: {have.accept_ra} vs {want.accept_ra}"))
+    return differ
 
 
 def _family(address: str) -> int:
@@ -171,15 +172,34 @@ def _family(address: str) -> int:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_COMPARED: dict[type, tuple[str, ...]] = {}
 
 
 def _spec(obj: Any) -> dict[str, Any]:
-    """The object's fields as a plain dict (Change.spec), compared fields first."""
+    """All of the object's fields as a plain dict: Change.spec, read by apply and --diff."""
     names = _FIELDS.get(type(obj))
     if names is None:
-        names = tuple(f.name for f in fields(obj))
-        _FIELDS[type(obj)] = names
+        names = _FIELDS[type(obj)] = tuple(f.name for f in fields(obj))
     return {name: getattr(obj, name) for name in names}
+
+
+def _compared_names(obj: Any) -> tuple[str, ...]:
+    """The fields podnet manages (`peer`, `dev` and the like only label things)."""
+    names = _COMPARED.get(type(obj))
+    if names is None:
+        names = _COMPARED[type(obj)] = tuple(f.name for f in fields(obj) if f.compare)
+    return names
+
+
+def _reasons(want: Any, have: Any) -> str:
+    """`gateway: 10.244.2.9 vs 10.244.2.0, onlink: False vs True` over managed fields."""
+    names = _compared_names(want)
+    return ", ".join(
+        field_reasons(
+            {name: getattr(want, name) for name in names},
+            {name: getattr(have, name) for name in names},
+        )
+    )
 
 
 def count_by_kind(changes: Iterable[Change]) -> dict[str, int]:
