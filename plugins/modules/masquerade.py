@@ -38,8 +38,8 @@ description:
     atomically, with one C(iptables-restore --noflush --wait) transaction per family and
     table, or one C(nft -f) transaction. Stale rules (an old subnet, say) are replaced,
     duplicated jumps removed, a missing jump appended.
-  - The rules of the other mode are removed (flannel's startup cleanup, done completely:
-    jumps before chains, and C(FLANNEL-FWD) in the filter table).
+  - The rules of the other mode are removed (flannel's startup cleanup, done completely,
+    with jumps removed before chains and C(FLANNEL-FWD) looked for in the filter table).
   - Rules of a family not in O(networks), and parts switched off with O(ip_masq) or
     O(forward), are removed if podnet or flanneld left them.
 options:
@@ -94,8 +94,8 @@ options:
     type: bool
     default: true
 requirements:
-  - iptables (Debian package C(iptables)) for the iptables mode.
-  - nft (Debian package C(nftables)) for the nftables mode.
+  - iptables, for the iptables mode (Debian package C(iptables))
+  - nft, for the nftables mode (Debian package C(nftables))
 attributes:
   check_mode:
     support: full

@@ -87,7 +87,7 @@ changes:
       description: The parameter's name as given.
       type: str
     reason:
-      description: C(value: <current> vs <wanted>).
+      description: "C(value: <current> vs <wanted>)."
       type: str
   sample:
     - op: replace
