@@ -12,7 +12,8 @@ both sides by hand. The order of the list is the apply order:
    tunnel, where nobody answers, and the failed entry then has to age out.
 
 A device that must be re-created (an attribute the kernel cannot change) takes its
-on-device objects with it, so they are diffed against nothing and re-added.
+on-device objects with it, so they are diffed against nothing and re-added; likewise its
+neighbours when its MAC changes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import fields
 from typing import Any, TypeVar
 
 from .changes import ADD, DELETE, REPLACE, Change, field_reasons
-from .vxlan_state import IMMUTABLE, Device, Route, VxlanState
+from .vxlan_state import IMMUTABLE, Device, Neighbour, Route, VxlanState
 
 T = TypeVar("T")
 
@@ -38,6 +39,13 @@ def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
     link_change, recreated = _diff_device(desired.device, actual.device, actual.ifname)
     device_goes = desired.device is None or recreated
     ifname = actual.ifname
+    # A new MAC on a live device makes the kernel flush the device's neighbours, permanent
+    # ones included (NETDEV_CHANGEADDR -> neigh_changeaddr); FDB entries and routes stay.
+    mac_changes = (
+        link_change is not None
+        and not recreated
+        and "address" in link_change.spec.get("changed", ())
+    )
 
     # Objects on a device that is deleted (or re-created) vanish with it; only routes on
     # other devices (direct routes) outlive it.
@@ -45,13 +53,9 @@ def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
         have_routes = {k: r for k, r in actual.routes.items() if r.dev != ifname}
         have_fdb, have_neigh, have_addr = {}, {}, {}
     else:
-        have_routes = dict(actual.routes)
-        have_fdb, have_neigh, have_addr = (
-            dict(actual.fdb),
-            dict(actual.neighbours),
-            dict(actual.addresses),
-        )
-    context = _Context(desired, recreated)
+        have_routes, have_fdb, have_addr = actual.routes, actual.fdb, actual.addresses
+        have_neigh = {} if mac_changes else actual.neighbours
+    context = _Context(desired, recreated, mac_changes)
 
     deletes: list[Change] = []
     adds: list[Change] = []
@@ -72,8 +76,9 @@ def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
 class _Context:
     """Words for reasons: which peer an object belongs to, and why it is being re-added."""
 
-    def __init__(self, desired: VxlanState, recreated: bool) -> None:
+    def __init__(self, desired: VxlanState, recreated: bool, mac_changes: bool) -> None:
         self.recreated = recreated
+        self.mac_changes = mac_changes
         self.ifname = desired.ifname
         self.absent = desired.device is None
         # A peer's tunnel objects are deleted when it becomes direct-routed: say so. Its
@@ -95,7 +100,11 @@ class _Context:
         return LEFT
 
     def add_reason(self, obj: Any) -> str:
-        what = f"{self.ifname} is re-created" if self.recreated else "missing"
+        what = "missing"
+        if self.recreated:
+            what = f"{self.ifname} is re-created"
+        elif self.mac_changes and isinstance(obj, Neighbour):
+            what = f"{self.ifname}'s MAC changes, which flushes its neighbours"
         peer = getattr(obj, "peer", "")
         return f"peer {peer}: {what}" if peer else what
 

@@ -131,18 +131,13 @@ def test_peer_names_do_not_count_as_drift() -> None:
     ("drift", "reason", "changed"),
     [
         ({"mtu": 1500}, "mtu: 1500 vs 1450", ["mtu"]),
-        (
-            {"address": "0a:00:00:00:00:99"},
-            "address: 0a:00:00:00:00:99 vs 0a:00:00:00:00:01",
-            ["address"],
-        ),
         ({"txqlen": 1000, "up": False}, "txqlen: 1000 vs 0, up: False vs True", ["txqlen", "up"]),
         ({"learning": True}, "learning: True vs False", ["learning"]),
         ({"local": "192.0.2.99"}, "local: 192.0.2.99 vs 192.0.2.11", ["local"]),
         ({"link": 7, "dev": "eth1"}, "dev: eth1 vs eth0 (ifindex 2)", ["link"]),
         ({"accept_ra": 1}, "accept_ra: 1 vs 0", ["accept_ra"]),
     ],
-    ids=["mtu", "mac", "txqlen-and-up", "learning", "local", "underlay", "accept_ra"],
+    ids=["mtu", "txqlen-and-up", "learning", "local", "underlay", "accept_ra"],
 )
 def test_mutable_attribute_is_changed_in_place(
     drift: dict[str, Any], reason: str, changed: list[str]
@@ -153,6 +148,22 @@ def test_mutable_attribute_is_changed_in_place(
     assert ops(changes) == [(REPLACE, "link", IFNAME, reason)]
     assert changes[0].spec["recreate"] is False
     assert changes[0].spec["changed"] == changed
+
+
+def test_new_mac_re_adds_neighbours_the_kernel_will_flush() -> None:
+    """Changing a live device's MAC flushes its neighbours (permanent ones too); its FDB
+    entries and routes stay, so only the neighbours are added again, after the link."""
+    want = state(device(), tunnel(2, MAC2, "192.0.2.12"))
+    have = state(device(address="0a:00:00:00:00:99"), tunnel(2, MAC2, "192.0.2.12"))
+    assert ops(diff_vxlan(want, have)) == [
+        (REPLACE, "link", IFNAME, "address: 0a:00:00:00:00:99 vs 0a:00:00:00:00:01"),
+        (
+            ADD,
+            "neigh",
+            "10.244.2.0",
+            "peer node2: flannel.1's MAC changes, which flushes its neighbours",
+        ),
+    ]
 
 
 def test_unreadable_accept_ra_is_not_drift() -> None:
