@@ -1,0 +1,119 @@
+"""Integration tests: the real playbooks against the namespace lab (root).
+
+Each test module builds its own fresh lab and removes it afterwards. ansible-playbook
+runs from the checkout, exactly as a user runs it (`ansible-playbook site.yml`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+sys.path.insert(0, str(REPO / "library"))
+
+import labkit  # noqa: E402
+
+LAB_INVENTORY = REPO / "inventories" / "lab"
+LEASE_FILE = Path("/run/podnet-lab/podnet-leases.yml")
+_RECAP = re.compile(
+    r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
+    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
+    re.M,
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ansible-playbook run: exit code, output and the PLAY RECAP per host."""
+
+    rc: int
+    output: str
+    recap: dict[str, dict[str, int]]
+
+    def changed(self) -> dict[str, int]:
+        return {host: counts["changed"] for host, counts in self.recap.items()}
+
+    def failed(self) -> dict[str, int]:
+        return {host: counts["failed"] for host, counts in self.recap.items()}
+
+
+def run_playbook(*args: str, playbook: str = "site.yml", inventory: Path | None = None) -> Run:
+    """Run a playbook from the checkout with the lab inventory (or another one)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env.get('PATH', '')}"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    command = [str(REPO / ".venv" / "bin" / "ansible-playbook"), playbook]
+    if inventory is not None:
+        command += ["-i", str(inventory)]
+    completed = subprocess.run(
+        [*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    output = completed.stdout + completed.stderr
+    recap = {
+        match["host"]: {key: int(match[key]) for key in ("ok", "changed", "unreachable", "failed")}
+        for match in _RECAP.finditer(output)
+    }
+    return Run(completed.returncode, output, recap)
+
+
+def converge(*args: str, inventory: Path | None = None) -> Run:
+    """Run site.yml and insist it succeeded on every host."""
+    result = run_playbook(*args, inventory=inventory)
+    assert result.rc == 0, result.output[-6000:]
+    assert not any(result.failed().values()), result.output[-6000:]
+    return result
+
+
+def inventory_without(tmp_path: Path, *removed: str) -> Path:
+    """The lab inventory with some nodes taken out, as a user would edit it.
+
+    Written to a scratch directory with the lab's group variables inlined (group_vars/
+    is found beside the inventory file) and inventory_dir-relative paths made absolute.
+    """
+    hosts = yaml.safe_load((LAB_INVENTORY / "hosts.yml").read_text())
+    for name in removed:
+        hosts["podnet_nodes"]["hosts"].pop(name)
+    group_vars = yaml.safe_load((LAB_INVENTORY / "group_vars" / "podnet_nodes.yml").read_text())
+    group_vars["podnet_net_conf"] = str(LAB_INVENTORY / "net-conf.json")
+    hosts["podnet_nodes"].setdefault("vars", {}).update(group_vars)
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(hosts))
+    return path
+
+
+def node_json(node: str, argv: Sequence[str]) -> list[dict]:
+    """A JSON-speaking command (ip -j, bridge -j) run inside a lab node."""
+    out = labkit.node_run(node, list(argv)).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def node_text(node: str, argv: Sequence[str]) -> str:
+    return labkit.node_run(node, list(argv)).stdout
+
+
+def leases() -> dict:
+    return yaml.safe_load(LEASE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def lab():
+    """A fresh three-node lab for one test module; removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("LOUD SKIP: integration tests need root (network namespaces)")
+    labkit.fresh_lab(3)
+    try:
+        yield labkit.node_names()
+    finally:
+        labkit.down()
