@@ -32,7 +32,8 @@ FOREIGN = {
                       ["ip", "route", "show", "198.18.0.0/24"], "198.18.0.0/24 via 192.0.2.1"),
     "neighbour on eth0": ("node1", ["ip", "neigh", "add", "192.0.2.99", "lladdr",
                                     "02:00:00:00:00:99", "dev", "eth0", "nud", "permanent"],
-                          ["ip", "neigh", "show", "dev", "eth0"], "192.0.2.99 lladdr 02:00:00:00:00:99"),
+                          ["ip", "neigh", "show", "dev", "eth0"],
+                          "192.0.2.99 lladdr 02:00:00:00:00:99"),
     "nat rule": ("node1", ["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "198.18.0.0/15",
                            "-m", "comment", "--comment", "foreign", "-j", "RETURN"],
                  ["iptables", "-t", "nat", "-S", "POSTROUTING"], "--comment foreign -j RETURN"),
@@ -151,7 +152,7 @@ def test_kernel_objects_match_flannels_field_by_field(lab) -> None:
         )
         conflist = json.loads(node_text(node, ["cat", "/etc/cni/net.d/10-flannel.conflist"]))
         assert conflist["plugins"][0]["ipam"]["ranges"] == [[{"subnet": own}]]
-        assert "-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG" in (
+        assert '-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG' in (
             node_text(node, ["iptables", "-t", "nat", "-S", "POSTROUTING"])
         )
         assert node_text(node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "1"
