@@ -8,8 +8,9 @@ module's `changes` return value all come from the same objects, and `changed` is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any
 
 ADD = "add"
 REPLACE = "replace"
@@ -33,18 +34,18 @@ class Change:
     kind: str
     key: str
     reason: str
-    spec: Dict[str, Any] = field(default_factory=dict, compare=False)
+    spec: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {"op": self.op, "kind": self.kind, "key": self.key, "reason": self.reason}
 
 
-def describe(changes: Iterable[Change]) -> List[Dict[str, Any]]:
+def describe(changes: Iterable[Change]) -> list[dict[str, Any]]:
     """The `changes` return value of a module: op, kind, key and reason of each change."""
     return [change.as_dict() for change in changes]
 
 
-def field_reasons(wanted: Dict[str, Any], current: Optional[Dict[str, Any]]) -> List[str]:
+def field_reasons(wanted: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
     """`name: current vs wanted` for every managed field that differs, in wanted's order.
 
     >>> field_reasons({"mtu": 1450, "vni": 1}, {"mtu": 1500, "vni": 1})

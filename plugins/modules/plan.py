@@ -33,7 +33,8 @@ options:
     type: str
     default: podnet_nodes
   lease_file:
-    description: The lease file on the controller. Default C(podnet-leases.yml) beside the inventory.
+    description:
+      - The lease file on the controller. Default C(podnet-leases.yml) beside the inventory.
     type: path
   service_cidrs:
     description: The cluster's service ranges; the pod network may not overlap them.
