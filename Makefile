@@ -86,6 +86,8 @@ test: bootstrap $(TEST_STEPS)
 # Build the lab (a fresh one), run the real playbook against it, attach one pod per node
 # through the CNI plugins with the conflist podnet wrote, and prove reachability and the MTU.
 lab: bootstrap
+	@# hosts.yml lists node1..node3; extra nodes go to a generated inventory file.
+	@[ "$(NODES)" -ge 3 ] 2>/dev/null || { echo "NODES=$(NODES): the lab has 3 nodes or more"; exit 2; }
 	$(LAB) down
 	$(LAB) up --nodes $(NODES)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-playbook site.yml

@@ -12,6 +12,7 @@ import json
 import pytest
 from conftest import (
     LEASE_FILE,
+    REPO,
     converge,
     inventory_without,
     labkit,
@@ -221,6 +222,22 @@ def test_a_node_that_leaves_is_removed_everywhere_and_returns_with_its_subnet(
     converge()
     assert subnet_of("node3") == gone_subnet
     assert labkit.check(expected_mtu=POD_MTU).ok
+
+
+def test_switching_to_nftables_and_back_leaves_one_set_of_rules(lab) -> None:
+    nft_conf = json.loads((REPO / "inventories" / "lab" / "net-conf.json").read_text())
+    nft_conf["EnableNFTables"] = True
+    converge("-e", json.dumps({"podnet_net_conf": nft_conf}))
+    for node in NODES:
+        table = node_text(node, ["nft", "list", "table", "ip", "flannel-ipv4"])
+        assert "ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade" in table
+        assert "FLANNEL-POSTRTG" not in node_text(node, ["iptables-save", "-t", "nat"])
+    assert labkit.check(expected_mtu=POD_MTU).ok
+
+    converge()
+    for node in NODES:
+        assert "flannel-ipv4" not in node_text(node, ["nft", "list", "tables"])
+        assert "-j FLANNEL-POSTRTG" in node_text(node, ["iptables-save", "-t", "nat"])
 
 
 def test_foreign_objects_survive_every_run(lab) -> None:
