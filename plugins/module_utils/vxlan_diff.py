@@ -225,21 +225,35 @@ def find_conflicts(desired: VxlanState, foreign: Mapping[str, Route]) -> list[st
 
     `ip route replace` would silently overwrite such a route (same dst and metric), and
     podnet never touches what it does not own, so this is an error for a human to settle.
+    `foreign` routes carry the name of their device in `dev` (None: no device).
     """
     problems = []
     for key, route in desired.routes.items():
         other = foreign.get(key)
-        if other is not None:
-            problems.append(
-                f"route {key} (peer {route.peer}) is taken in table main by a route podnet "
-                f"does not own ({other.dst} {_describe_foreign(other)}); remove that route "
-                "or change the peer's subnet"
+        if other is None:
+            continue
+        problem = (
+            f"route {key} (peer {route.peer}) is taken in table main by a route podnet does "
+            f"not own ({other.dst} {_describe_foreign(other)}); "
+        )
+        dev = other.dev or ""
+        if dev != desired.ifname and dev.startswith(("flannel.", "flannel-v6.")):
+            # flanneld names devices after the VNI, so a VNI change leaves the old one.
+            problem += (
+                f"{dev} looks like the device of another VNI: remove it first "
+                f"(state=absent with that vni), then run again"
             )
+        else:
+            problem += "remove that route or change the peer's subnet"
+        problems.append(problem)
     return problems
 
 
 def _describe_foreign(route: Route) -> str:
     words = [f"via {route.gateway}"] if route.gateway else []
-    words.append(f"dev {route.dev}" if route.dev else "on another device")
+    if route.dev:
+        words.append(f"dev {route.dev}")
+    if route.onlink:
+        words.append("onlink")
     words.append(f"proto {route.proto}")
     return " ".join(words)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .changes import ADD, DELETE, REPLACE, Change
@@ -99,7 +99,9 @@ class Reading:
     underlay: Underlay | None
     device_index: int
     main_routes: tuple[RouteMsg, ...] = ()
-    foreign_routes: dict[str, Route] = field(default_factory=dict)
+    # Table main's routes inside `network` that podnet does not own, with their oif: only
+    # needed when one holds a planned route's slot, to say which device it is on.
+    foreign_routes: dict[str, tuple[Route, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,10 @@ def _read_on_device(
 
 def _split_routes(
     main: Sequence[RouteMsg], family: int, ifname: str, index: int, inside: _Inside
-) -> tuple[dict[str, Route], dict[str, Route]]:
+) -> tuple[dict[str, Route], dict[str, tuple[Route, int]]]:
     """Table main's routes inside `network`: podnet's, and the others (for conflicts)."""
     owned: dict[str, Route] = {}
-    foreign: dict[str, Route] = {}
+    foreign: dict[str, tuple[Route, int]] = {}
     for msg in main:
         if not inside.route(msg.dst):
             continue
@@ -180,7 +182,11 @@ def _split_routes(
             and not msg.multipath
             and (route.dev is not None or (msg.gateway is not None and not route.onlink))
         )
-        (owned if mine else foreign)[route_key(msg.dst, msg.priority, family)] = route
+        key = route_key(msg.dst, msg.priority, family)
+        if mine:
+            owned[key] = route
+        else:
+            foreign[key] = (route, msg.oif)
     return owned, foreign
 
 
@@ -424,9 +430,7 @@ def reconcile_vxlan(host: Host, params: VxlanParams, check_mode: bool = False) -
     """Read, plan, diff; then unless check mode apply, re-read and verify."""
     reading = read_vxlan(host, params)
     desired = plan_vxlan(params, reading.underlay, reading.main_routes)
-    conflicts = find_conflicts(desired, reading.foreign_routes)
-    if conflicts:
-        raise VxlanHostError("; ".join(conflicts))
+    _check_conflicts(host, desired, reading)
     changes = diff_vxlan(desired, reading.state)
     if not changes:
         return Result(params.ifname, changes, reading.state, reading.state)
@@ -436,6 +440,19 @@ def reconcile_vxlan(host: Host, params: VxlanParams, check_mode: bool = False) -
     after = read_vxlan(host, params)
     verify_vxlan(desired, after.state)
     return Result(params.ifname, changes, reading.state, after.state)
+
+
+def _check_conflicts(host: Host, desired: VxlanState, reading: Reading) -> None:
+    """Fail before any write if someone else's route holds a planned route's slot."""
+    clash = desired.routes.keys() & reading.foreign_routes.keys()
+    if not clash:
+        return
+    names = {msg["index"]: msg.get("ifname") for msg in host.ipr.get_links()}
+    foreign = {}
+    for key in clash:
+        route, oif = reading.foreign_routes[key]
+        foreign[key] = replace(route, dev=names.get(oif) if oif else None)
+    raise VxlanHostError("\n".join(find_conflicts(desired, foreign)))
 
 
 def verify_vxlan(desired: VxlanState, actual: VxlanState) -> None:

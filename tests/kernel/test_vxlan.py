@@ -426,6 +426,33 @@ def test_wrong_vni_recreates_the_device_with_the_reason(ns: str, ipr: Any, host:
     assert run(host) == []
 
 
+def test_fdb_state_is_set_to_flannels_permanent(ns: str, ipr: Any, host: Host) -> None:
+    """`bridge fdb replace ... permanent` stores NOARP|PERMANENT (0xc0); flanneld's entry is
+    PERMANENT alone (0x80), and podnet puts it back."""
+    run(host)
+    replace = ["fdb", "replace", MAC2, "dev", IFNAME, "dst", "192.0.2.12", "self", "permanent"]
+    subprocess.run(["bridge", "-n", ns, *replace], check=True)
+    assert fdb(ipr)[f"{MAC2} dst 192.0.2.12"]["state"] == 0xC0
+    assert run(host) == [
+        (REPLACE, "fdb", f"{MAC2} dst 192.0.2.12", "peer node2: state: 192 vs 128")
+    ]
+    assert fdb(ipr)[f"{MAC2} dst 192.0.2.12"]["state"] == NUD_PERMANENT
+
+
+def test_vni_change_in_the_plan_names_the_old_device(ns: str, ipr: Any, host: Host) -> None:
+    """The device is named after the VNI, so a new VNI means a new device; the old one's
+    routes are not podnet's to take over, and the error says what to do."""
+    run(host)
+    with pytest.raises(VxlanHostError) as caught:
+        run(host, vni=2)
+    assert "flannel.1 looks like the device of another VNI: remove it first" in str(caught.value)
+    assert "flannel.2" not in ip("-o", "link", netns=ns)  # nothing was written
+    absent = {"state": "absent", "vni": 1, "family": 4, "network": "10.244.0.0/16"}
+    reconcile_vxlan(host, validate_params(absent))
+    assert [c[:3] for c in run(host, vni=2)][:1] == [(ADD, "link", "flannel.2")]
+    assert link(ipr, "flannel.2").get(("linkinfo", "data", "vxlan_id")) == 2
+
+
 # --- ownership ------------------------------------------------------------------------
 
 
@@ -724,6 +751,17 @@ def test_ipv6_device_128_and_peers(ns: str, ipr: Any, host: Host) -> None:
     )
     assert proc(ns, f"ipv6/conf/{name}/accept_ra") == "0"
     assert run(host, **v6) == []
+
+    # The peer leaves: IPv6 deletes name their objects exactly too (metric 1024 included).
+    left = "not in the plan (peer left the inventory)"
+    assert run(host, **{**v6, "peers": []}) == [
+        (DELETE, "route", "fd00:10:244:2::/64", left),
+        (DELETE, "fdb", f"{MAC2} dst 2001:db8::12", left),
+        (DELETE, "neigh", "fd00:10:244:2::", left),
+    ]
+    assert "fd00:10:244:2::/64" not in routes(ipr, socket.AF_INET6)
+    assert neighbours(ipr, socket.AF_INET6, name) == {}
+    assert fdb(ipr, name) == {}
 
 
 def test_json_view_of_iproute2_matches(ns: str, host: Host) -> None:

@@ -319,6 +319,19 @@ def test_foreign_route_in_a_planned_slot_is_a_conflict() -> None:
     assert find_conflicts(want, {"10.244.9.0/24": foreign["10.244.3.0/24"]}) == []
 
 
+def test_route_on_a_device_of_another_vni_hints_at_removing_it() -> None:
+    """flanneld names devices after the VNI: after a VNI change the old device still holds
+    the peers' routes, and the message says what to do about it."""
+    want = state(device(), tunnel(2, MAC2, "192.0.2.12"))
+    old = {"10.244.2.0/24": Route("10.244.2.0/24", "10.244.2.0", "flannel.7", True)}
+    assert find_conflicts(want, old) == [
+        "route 10.244.2.0/24 (peer node2) is taken in table main by a route podnet does not "
+        "own (10.244.2.0/24 via 10.244.2.0 dev flannel.7 onlink proto 3); flannel.7 looks "
+        "like the device of another VNI: remove it first (state=absent with that vni), then "
+        "run again"
+    ]
+
+
 def test_view_is_one_line_per_object() -> None:
     shown = view(state(device(), tunnel(2, MAC2, "192.0.2.12")))
     assert shown["neighbours"] == {"10.244.2.0": f"lladdr {MAC2} permanent"}
