@@ -15,8 +15,10 @@ What is measured, per fleet size n (each host holds 3n objects: neighbour, FDB, 
   costs a tool that cannot tell.
 - the module as Ansible runs it: `ansible-playbook` from the checkout (ansible.cfg's
   `library` finds `vxlan`) against one host whose Python is a wrapper running in the
-  namespace (`ip netns exec`), connection local, pipelining on; a fresh run and an
-  unchanged run, plus a one-task no-op playbook for Ansible's own start-up cost.
+  namespace (`ip netns exec`), connection local, pipelining on. Each play first makes
+  the peers a fact (as the node role has them from the plan); "play base" is the same
+  play with `ping` in the module's place, so module minus base is the task alone.
+  A fresh run and an unchanged run.
 - one Ansible task per peer, the way it is written by hand: a task looping over the
   peers, each item running `ip neigh replace`, `bridge fdb replace` and
   `ip route replace` (device pre-created); measured at --per-task-peers peers and
