@@ -138,14 +138,19 @@ def validate_params(args: Mapping[str, Any]) -> VxlanParams:
             problems.append(
                 f"mtu: {mtu!r} is out of range for an IPv{family} device ({low}..65535)"
             )
-    peers = _peers(
-        problems,
-        raw=args.get("peers") or [],
-        family=family,
-        network=network,
-        own_subnet=subnet,
-        local=local,
-        own_mac=vtep_mac,
+    # Peers matter only to a device that stays; state=absent ignores them.
+    peers = (
+        _peers(
+            problems,
+            raw=args.get("peers") or [],
+            family=family,
+            network=network,
+            own_subnet=subnet,
+            local=local,
+            own_mac=vtep_mac,
+        )
+        if present
+        else []
     )
     if problems:
         raise VxlanInputError(problems)
@@ -163,7 +168,7 @@ def validate_params(args: Mapping[str, Any]) -> VxlanParams:
         vtep_mac=vtep_mac,
         subnet=subnet,
         network=network,
-        peers=tuple(peers) if present else (),
+        peers=tuple(peers),
     )
 
 

@@ -426,6 +426,19 @@ def test_wrong_vni_recreates_the_device_with_the_reason(ns: str, ipr: Any, host:
     assert run(host) == []
 
 
+def test_port_and_gbp_are_sent_when_set_and_recreate_when_changed(ipr: Any, host: Host) -> None:
+    assert run(host, port=4789, gbp=True)[0] == (ADD, "link", IFNAME, "missing")
+    data = link(ipr).get(("linkinfo", "data"))
+    assert (data.get("vxlan_port"), data.get("vxlan_gbp")) == (4789, True)
+    assert run(host, port=4789, gbp=True) == []
+    changes = run(host)
+    assert changes[0][:3] == (REPLACE, "link", IFNAME)
+    assert changes[0][3].startswith("port: 4789 vs 8472, gbp: True vs False")
+    data = link(ipr).get(("linkinfo", "data"))
+    assert (data.get("vxlan_port"), data.get("vxlan_gbp")) == (8472, None)
+    assert run(host) == []
+
+
 def test_fdb_state_is_set_to_flannels_permanent(ns: str, ipr: Any, host: Host) -> None:
     """`bridge fdb replace ... permanent` stores NOARP|PERMANENT (0xc0); flanneld's entry is
     PERMANENT alone (0x80), and podnet puts it back."""

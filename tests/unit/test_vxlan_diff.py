@@ -535,6 +535,11 @@ def test_validation_does_not_mutate_its_input() -> None:
     assert repr(args) == snapshot
 
 
+def test_absent_ignores_peers() -> None:
+    params = validate_params({"state": "absent", "peers": [{"name": "x", "subnet": "bad"}]})
+    assert params.peers == ()
+
+
 def test_ipv6_mtu_floor() -> None:
     with pytest.raises(VxlanInputError, match=r"mtu: 1200 is out of range for an IPv6 device"):
         validate_params({"state": "absent", "family": 6, "mtu": 1200})
