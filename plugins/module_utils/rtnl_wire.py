@@ -73,8 +73,9 @@ _HDR = _NLMSGHDR.size
 
 # Messages per sendmsg. Each ACK is its own skb (~1 KiB of receive-buffer truesize), so a
 # chunk must fit the handle's receive buffer (pyroute2 asks for 1 MiB, the kernel doubles
-# it); 512 leaves room and already amortises the syscalls (measured: 512 vs 4,096 is within
-# noise at 15,000 messages).
+# it). The size hardly matters otherwise: at 5,000 peers, chunks of 1, 32, 128, 512 and
+# 2,048 messages all applied the 15,000 objects in 0.6-0.8 s, most of it the kernel
+# inserting routes; what costs is pyroute2's per-call machinery, which this file skips.
 CHUNK = 512
 _RECV_SIZE = 1 << 16
 

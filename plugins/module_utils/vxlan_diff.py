@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any
 
 from .changes import ADD, DELETE, REPLACE, Change, field_reasons
-from .vxlan_state import IMMUTABLE, Device, Neighbour, Route, VxlanState
-
-T = TypeVar("T")
+from .vxlan_state import IMMUTABLE, Address, Device, Neighbour, Route, VxlanState
 
 LEFT = "not in the plan (peer left the inventory)"
+# flanneld's EnsureV4AddressOnLink: the device holds one address from the network.
+STRAY_ADDRESS = "not in the plan (the device's one address in the network is the node's)"
 
 
 def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
@@ -94,6 +94,8 @@ class _Context:
     def delete_reason(self, obj: Any) -> str:
         if self.absent:
             return "state=absent"
+        if isinstance(obj, Address):
+            return STRAY_ADDRESS
         peer = self.direct.get(getattr(obj, "dst", ""))
         if peer is not None:
             return f"not in the plan (peer {peer} is routed directly now)"
