@@ -35,6 +35,9 @@ from .vxlan_state import (
 # VXLAN encapsulation overhead per underlay family: outer Ethernet 14 + IP (20 | 40)
 # + UDP 8 + VXLAN 8. The kernel refuses a device MTU above underlay MTU minus this.
 OVERHEAD = {4: 50, 6: 70}
+# Interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL): flannel-v6.<VNI> fits
+# VNIs up to 9999, flannel.<VNI> up to 9999999.
+IFNAMSIZ = 16
 # Below 1280 the kernel disables IPv6 on a device (RFC 8200 minimum link MTU).
 IPV6_MIN_MTU = 1280
 _MAC = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
@@ -114,6 +117,13 @@ def validate_params(args: Mapping[str, Any]) -> VxlanParams:
     vni = args.get("vni", 1)
     if not isinstance(vni, int) or not 0 <= vni < 1 << 24:
         problems.append(f"vni: {vni!r} is out of range: a VXLAN ID is 24 bits (0..16777215)")
+    else:
+        name = f"flannel.{vni}" if family == 4 else f"flannel-v6.{vni}"
+        if len(name) > IFNAMSIZ - 1:
+            problems.append(
+                f"vni: {vni} makes the device name {name}, longer than the kernel's "
+                f"{IFNAMSIZ - 1} characters; use a smaller VNI"
+            )
     port = args.get("port") or 0
     if not isinstance(port, int) or not 0 <= port <= 65535:
         problems.append(f"port: {port!r} is not a UDP port (0..65535; 0 = kernel default 8472)")

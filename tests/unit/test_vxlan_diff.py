@@ -536,6 +536,20 @@ def test_validation_does_not_mutate_its_input() -> None:
     assert repr(args) == snapshot
 
 
+@pytest.mark.parametrize(
+    ("family", "vni", "ok"),
+    [(4, 9_999_999, True), (4, 10_000_000, False), (6, 9_999, True), (6, 10_000, False)],
+    ids=["v4-longest", "v4-too-long", "v6-longest", "v6-too-long"],
+)
+def test_device_name_must_fit_ifnamsiz(family: int, vni: int, ok: bool) -> None:
+    args = {"state": "absent", "family": family, "vni": vni}
+    if ok:
+        assert len(validate_params(args).ifname) == 15
+    else:
+        with pytest.raises(VxlanInputError, match=r"longer than the kernel's 15 characters"):
+            validate_params(args)
+
+
 def test_absent_ignores_peers() -> None:
     params = validate_params({"state": "absent", "peers": [{"name": "x", "subnet": "bad"}]})
     assert params.peers == ()
