@@ -57,7 +57,8 @@ options:
     choices: [present, absent]
     default: present
   vni:
-    description: The VXLAN ID (flannel's C(VNI)); also names the device.
+    description: The VXLAN ID (flannel's C(VNI)). It also names the device, and a name has at
+      most 15 characters, so at most 9999999 for IPv4 and 9999 for IPv6.
     type: int
     default: 1
   family:
