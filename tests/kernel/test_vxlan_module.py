@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from conftest import ip
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = str(REPO / ".venv" / "bin" / "python")
+PYTHON = sys.executable  # the test run's interpreter has ansible-core and pyroute2
 MAC, MAC2 = "0a:00:00:00:01:01", "0a:00:00:00:02:02"
 PEER2 = {"name": "node2", "subnet": "10.244.2.0/24", "public_ip": "192.0.2.12", "vtep_mac": MAC2}
 PRESENT = {
