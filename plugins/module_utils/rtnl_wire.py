@@ -348,6 +348,12 @@ def dump_neighbours(wire: RtnlWire, family: int, ifindex: int) -> list[NeighMsg]
     )
 
 
+def _address_at(buf: bytearray, pos: int, length: int) -> str:
+    """The IPv4 or IPv6 address in the attribute at `pos` (the family follows its size)."""
+    raw = bytes(buf[pos + 4 : pos + length])
+    return inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw)
+
+
 def _parse_neigh(buf: bytearray, start: int, end: int, ifindex: int) -> NeighMsg | None:
     _fam, _p1, _p2, index, state, flags, _type = _NDMSG.unpack_from(buf, start + _HDR)
     if index != ifindex or not state & NUD_PERMANENT:
@@ -360,8 +366,7 @@ def _parse_neigh(buf: bytearray, start: int, end: int, ifindex: int) -> NeighMsg
             break
         kind &= 0x3FFF
         if kind == NDA_DST:
-            raw = bytes(buf[pos + 4 : pos + length])
-            dst = inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw)
+            dst = _address_at(buf, pos, length)
             if lladdr is not None:
                 break  # the rest (cacheinfo, probes, port, vni) is not podnet's business
         elif kind == NDA_LLADDR:
@@ -396,11 +401,9 @@ def _parse_route(buf: bytearray, start: int, end: int) -> RouteMsg | None:
             break
         kind &= 0x3FFF
         if kind == RTA_DST:
-            raw = bytes(buf[pos + 4 : pos + length])
-            dst = inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw)
+            dst = _address_at(buf, pos, length)
         elif kind == RTA_GATEWAY:
-            raw = bytes(buf[pos + 4 : pos + length])
-            gateway = inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw)
+            gateway = _address_at(buf, pos, length)
         elif kind == RTA_OIF:
             oif = _U32.unpack_from(buf, pos + 4)[0]
         elif kind == RTA_PRIORITY:
