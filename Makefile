@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 # has no WireGuard), the CNI bridge/host-local/portmap plugins, firewall tools, ping, nsenter.
 DEB_PACKAGES := python3-venv python3-pip iproute2 wireguard-tools wireguard-go \
 	containernetworking-plugins iptables nftables iputils-ping procps kmod util-linux \
-	ethtool tcpdump
+	ethtool tcpdump iperf3
 
 # The layers `make test` runs after bootstrap, in order. A new layer (kernel, integration)
 # is its own target plus one word here.
