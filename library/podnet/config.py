@@ -9,8 +9,6 @@ mutates the input, and differs on purpose in one place: a missing ``Backend``
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import ipaddress
 from collections.abc import Mapping
@@ -21,6 +19,7 @@ from .fields import (
     Family,
     IPNetwork,
     fold_keys,
+    is_wireguard_key,
     read_address,
     read_bool,
     read_int,
@@ -416,16 +415,9 @@ def _read_backend_key(
             )
     elif key == "PSK":
         # Never echo the value, not even a mistyped one (read_str would): it is a secret.
-        if not isinstance(raw, str) or not _is_wireguard_key(raw):
+        if not isinstance(raw, str) or not is_wireguard_key(raw):
             problems.append(
                 f"{path}: not a base64 WireGuard key of 32 bytes; make one with `wg genpsk`"
             )
         else:
             settings["psk"] = raw
-
-
-def _is_wireguard_key(text: str) -> bool:
-    try:
-        return len(base64.b64decode(text, validate=True)) == 32
-    except (binascii.Error, ValueError):
-        return False

@@ -6,6 +6,8 @@ of raising, so a parser can report every problem of an input at once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -151,3 +153,11 @@ def read_cidrs(values: Sequence[object], label: str, problems: list[str]) -> lis
         except ValueError:
             problems.append(f"{label}: {value!r} is not a CIDR with its host bits clear")
     return cidrs
+
+
+def is_wireguard_key(text: str) -> bool:
+    """A WireGuard key (private, public or preshared): base64 of exactly 32 bytes."""
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False

@@ -5,10 +5,11 @@ people, so its data form is a plain mapping sorted by node name: one CIDR per
 node, or a list of two (IPv4 first) in a dual-stack fleet.
 
 Like flannel's lease, which carries the node's PublicIP, an entry may also record
-where the node was last seen on the underlay (public address, underlay MTU). Then
-the entry is a mapping. Playbooks record it so that a run limited to some hosts
-(`--limit`) still knows every peer's address and the fleet's smallest MTU without
-reaching the others.
+where the node was last seen on the underlay (public address, underlay MTU) and,
+with WireGuard, its public key (flannel's backend-data; the private key never leaves
+the host). Then the entry is a mapping. Playbooks record it so that a run limited to
+some hosts (`--limit`) still knows every peer's address, key and the fleet's smallest
+MTU without reaching the others.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ValidationError, raise_if
-from .fields import IPNetwork, read_address, read_int
+from .fields import IPNetwork, is_wireguard_key, read_address, read_int
 from .nodes import MAX_UNDERLAY_MTU, MIN_UNDERLAY_MTU
 
 # The mapping form's keys, in the order the file lists them.
-LEASE_KEYS = ("subnet", "ipv6_subnet", "public_ip", "public_ipv6", "mtu")
+LEASE_KEYS = ("subnet", "ipv6_subnet", "public_ip", "public_ipv6", "mtu", "wireguard_public_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Lease:
     Attributes:
         public_ip, public_ipv6, mtu: the node's underlay address(es) and underlay MTU
             when they were last known (None when never recorded).
+        wireguard_public_key: the node's WireGuard public key, when it has one.
     """
 
     subnet: ipaddress.IPv4Network | None = None
@@ -39,6 +41,7 @@ class Lease:
     public_ip: ipaddress.IPv4Address | None = None
     public_ipv6: ipaddress.IPv6Address | None = None
     mtu: int | None = None
+    wireguard_public_key: str | None = None
 
     def of(self, family: int) -> IPNetwork | None:
         return self.subnet if family == 4 else self.ipv6_subnet
@@ -46,6 +49,11 @@ class Lease:
     @property
     def has_underlay(self) -> bool:
         return (self.public_ip, self.public_ipv6, self.mtu) != (None, None, None)
+
+    @property
+    def is_record(self) -> bool:
+        """Whether the file needs the mapping form (more than subnets to say)."""
+        return self.has_underlay or self.wireguard_public_key is not None
 
 
 def parse_leases(raw: object) -> dict[str, Lease]:
@@ -110,7 +118,14 @@ def _parse_record(path: str, raw: Mapping[object, object], problems: list[str]) 
     mtu = raw.get("mtu")
     if mtu is not None:
         mtu = read_int(mtu, f"{path}.mtu", problems, MIN_UNDERLAY_MTU, MAX_UNDERLAY_MTU)
-    return Lease(found.get(4), found.get(6), public_ip, public_ipv6, mtu)  # type: ignore[arg-type]
+    key = raw.get("wireguard_public_key")
+    if key is not None and not (isinstance(key, str) and is_wireguard_key(key)):
+        problems.append(
+            f"{path}.wireguard_public_key: {key!r} is not a base64 WireGuard key of 32 bytes;"
+            " delete the line (the next run records the node's key again)"
+        )
+        key = None
+    return Lease(found.get(4), found.get(6), public_ip, public_ipv6, mtu, key)  # type: ignore[arg-type]
 
 
 def leases_to_data(leases: Mapping[str, Lease]) -> dict[str, object]:
@@ -124,12 +139,8 @@ def leases_to_data(leases: Mapping[str, Lease]) -> dict[str, object]:
     data: dict[str, object] = {}
     for name in sorted(leases):
         lease = leases[name]
-        if lease.has_underlay:
-            values = zip(
-                LEASE_KEYS,
-                (lease.subnet, lease.ipv6_subnet, lease.public_ip, lease.public_ipv6, lease.mtu),
-                strict=True,
-            )
+        if lease.is_record:
+            values = zip(LEASE_KEYS, (getattr(lease, key) for key in LEASE_KEYS), strict=True)
             data[name] = {
                 key: value if isinstance(value, int) else str(value)
                 for key, value in values

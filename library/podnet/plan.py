@@ -161,6 +161,9 @@ def plan_fleet(
     services = tuple(sorted(service_cidrs, key=lambda cidr: cidr.version))
     _check_services(services, problems)
     _check_overlaps(conf, ordered, services, problems)
+    if conf.backend.type is BackendType.HOST_GW:
+        for pool in conf.pools:
+            _check_one_segment(pool.family, ordered, problems)
     mtu = compute_mtu(conf, ordered, problems, warnings)
     allocations: dict[int, FamilyAllocation] = {
         pool.family: allocate_family(
@@ -283,6 +286,56 @@ def _check_overlaps(
                     f"{key}: {network} overlaps the service CIDR {service}; pick ranges that"
                     " do not overlap (kubeadm's default service CIDR is 10.96.0.0/12)"
                 )
+
+
+def _check_one_segment(family: int, nodes: Sequence[Node], problems: list[str]) -> None:
+    """host-gw routes a peer's subnet via its public IP, which only works on-link.
+
+    A node whose underlay segment is unknown (no facts in this run) is not judged
+    here; the host_gw module checks the gateway against the host's own routes.
+    Cost: O(segments x nodes), not O(nodes**2): a pair fails when one end's segment
+    does not hold the other's address.
+    """
+    members: dict[IPNetwork, list[Node]] = {}
+    for node in nodes:
+        segment = node.underlay(family)
+        if segment is not None:
+            members.setdefault(segment, []).append(node)
+    if not members:
+        return
+    broken: set[tuple[str, str]] = set()
+    for segment, inside in members.items():
+        first, last = int(segment.network_address), int(segment.broadcast_address)
+        outside = [
+            node.name
+            for node in nodes
+            if (address := node.public_address(family)) is not None
+            and not first <= int(address) <= last
+        ]
+        for name in outside:
+            broken.update(tuple(sorted((member.name, name))) for member in inside)  # type: ignore[misc]
+            if len(broken) > _PAIRS_SHOWN:
+                break
+    if not broken:
+        return
+    pairs = sorted(broken)
+    shown = ", ".join(f"{a}-{b}" for a, b in pairs[:_PAIRS_SHOWN])
+    more = " and more" if len(pairs) > _PAIRS_SHOWN else ""
+    segments = "; ".join(
+        f"{segment} ({list_names([n.name for n in inside])})"
+        for segment, inside in sorted(members.items(), key=lambda item: str(item[0]))
+    )
+    problems.append(
+        f"Backend.Type: host-gw needs every node on one L2 segment, but these node pairs are"
+        f" on different IPv{family} segments: {shown}{more} (segments: {segments}); host-gw"
+        " routes between them would silently fail. Use"
+        ' {"Type": "vxlan", "DirectRouting": true}: direct routes inside a segment, VXLAN'
+        " across"
+    )
+
+
+# How many broken node pairs a host-gw error lists.
+_PAIRS_SHOWN = 10
 
 
 def _vtep_macs(

@@ -409,6 +409,14 @@ def test_lease_records_round_trip_with_where_the_node_was_seen() -> None:
     assert list(leases_to_data(parsed)["a"]) == ["subnet", "public_ip", "mtu"]  # type: ignore[arg-type]
 
 
+def test_a_wireguard_public_key_alone_makes_a_record() -> None:
+    key = "x" * 43 + "="  # base64 of 32 bytes
+    data = {"a": {"subnet": "10.244.1.0/24", "wireguard_public_key": key}}
+    parsed = parse_leases(data)
+    assert parsed["a"].wireguard_public_key == key and not parsed["a"].has_underlay
+    assert leases_to_data(parsed) == data
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
@@ -418,9 +426,12 @@ def test_lease_records_round_trip_with_where_the_node_was_seen() -> None:
          "leases[a].public_ip: 'fd00::1' is an IPv6 address; an IPv4 address is needed here"),
         ({"subnet": "10.244.1.0/24", "colour": "red"},
          "leases[a]: unknown key 'colour'; known keys: subnet, ipv6_subnet, public_ip,"
-         " public_ipv6, mtu"),
+         " public_ipv6, mtu, wireguard_public_key"),
+        ({"subnet": "10.244.1.0/24", "wireguard_public_key": "c2hvcnQ="},
+         "leases[a].wireguard_public_key: 'c2hvcnQ=' is not a base64 WireGuard key of 32"
+         " bytes; delete the line (the next run records the node's key again)"),
     ],
-    ids=["small-mtu", "wrong-family", "unknown-key"],
+    ids=["small-mtu", "wrong-family", "unknown-key", "short-key"],
 )  # fmt: skip
 def test_bad_lease_records_are_errors(record, message) -> None:
     assert one_problem(lambda: parse_leases({"a": record})) == message

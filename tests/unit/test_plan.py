@@ -296,3 +296,49 @@ def test_the_plan_carries_the_conf_and_its_warnings() -> None:
     plan = plan_fleet(net_conf, fleet(1))
     assert plan.net_conf is net_conf
     assert plan.warnings == ("Extra: not a flannel net-conf key; ignored",)
+
+
+# --- host-gw: one L2 segment -----------------------------------------------------------------
+
+HOST_GW = {"Type": "host-gw"}
+
+
+def test_host_gw_on_one_segment_plans_with_the_full_underlay_mtu() -> None:
+    nodes = [node(n, i, underlay_subnet="192.0.2.0/24") for i, n in enumerate("abc", 1)]
+    assert plan_fleet(backend_conf(HOST_GW), nodes).mtu.mtu == 1500
+
+
+def test_host_gw_across_a_router_names_every_broken_pair_and_the_fix() -> None:
+    nodes = [
+        node("a", public_ip="192.0.2.11", underlay_subnet="192.0.2.0/24"),
+        node("b", public_ip="192.0.2.12", underlay_subnet="192.0.2.0/24"),
+        node("c", public_ip="198.51.100.13", underlay_subnet="198.51.100.0/24"),
+        node("d", public_ip="198.51.100.14", underlay_subnet="198.51.100.0/24"),
+    ]
+    message = one_problem(lambda: plan_fleet(backend_conf(HOST_GW), nodes))
+    assert message == (
+        "Backend.Type: host-gw needs every node on one L2 segment, but these node pairs are on"
+        " different IPv4 segments: a-c, a-d, b-c, b-d (segments: 192.0.2.0/24 (a, b);"
+        " 198.51.100.0/24 (c, d)); host-gw routes between them would silently fail. Use"
+        ' {"Type": "vxlan", "DirectRouting": true}: direct routes inside a segment, VXLAN across'
+    )
+    # The same fleet is fine with vxlan + DirectRouting.
+    plan_fleet(backend_conf({"Type": "vxlan", "DirectRouting": True}), nodes)
+
+
+def test_host_gw_judges_a_node_of_unknown_segment_from_the_others_side() -> None:
+    # c has no facts in this run (--limit): a's segment still shows c is off-link.
+    nodes = [
+        node("a", public_ip="192.0.2.11", underlay_subnet="192.0.2.0/24"),
+        node("c", public_ip="198.51.100.13"),
+    ]
+    assert "a-c" in one_problem(lambda: plan_fleet(backend_conf(HOST_GW), nodes))
+    # Nobody's segment known: nothing to judge here (the module checks on the host).
+    plan_fleet(backend_conf(HOST_GW), [node("a", 1), node("c", public_ip="198.51.100.13")])
+
+
+def test_host_gw_lists_at_most_ten_pairs() -> None:
+    nodes = [node(f"n{i:02}", public_ip=f"198.18.{i}.1", underlay_subnet=f"198.18.{i}.0/24")
+             for i in range(12)]  # fmt: skip
+    message = one_problem(lambda: plan_fleet(backend_conf(HOST_GW), nodes))
+    assert message.count("-n") == 10 and "and more" in message
