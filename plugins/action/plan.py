@@ -15,6 +15,7 @@ record changed (not in check mode; --diff shows the change).
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,22 +32,41 @@ except ImportError:
     # tarball) carries the library beside its plugins; use that copy.
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "library"))
 
-from podnet import FleetPlan, Lease, ValidationError, parse_leases, parse_net_conf, parse_nodes
+from podnet import (
+    BackendType,
+    FleetPlan,
+    Lease,
+    ValidationError,
+    parse_leases,
+    parse_net_conf,
+    parse_nodes,
+)
 from podnet import plan_fleet as plan_nodes
 from podnet.cli.files import load_json, load_yaml, render_lease_file, write_atomically
-from podnet.fields import read_cidrs
-from podnet.render.cni import CNI_MODES, render_cni_conflist
-from podnet.render.subnet_env import render_subnet_env
+from podnet.fields import is_wireguard_key, read_cidrs
+from podnet.render.cni import CNI_MODES
+from podnet.slices import plan_slices, records_of
 
 DEFAULT_LEASE_FILE = "podnet-leases.yml"
-CNI_CONFLIST_NAME = "10-flannel.conflist"
-_FAMILY_WORD = {4: "ipv4", 6: "ipv6"}
+# The fact the role sets on each host from podnet.fabric.wireguard_key.
+PUBLIC_KEY_FACT = "podnet_wireguard_public_key"
+
+__all__ = ["ActionModule", "describe_node", "plan_slices", "public_keys_of", "records_of"]
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(
-        ("net_conf", "group", "lease_file", "service_cidrs", "ip_masq", "cni_mode")
+        (
+            "net_conf",
+            "group",
+            "lease_file",
+            "service_cidrs",
+            "ip_masq",
+            "cni_mode",
+            "require_keys",
+            "psk_only",
+        )
     )
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -63,16 +83,28 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get("hostvars", {})
         try:
             conf = parse_net_conf(_load_net_conf(args.get("net_conf")))
+            if args.get("psk_only"):
+                # The one secret of net-conf.json, for a no_log task; the plan never holds it.
+                result.update(changed=False, psk=conf.backend.psk or None)
+                return result
             cni_mode = _check_choice("cni_mode", args.get("cni_mode", "bridge"), CNI_MODES)
             ip_masq = bool(args.get("ip_masq", True))
             leases = _load_leases(lease_path)
             problems: list[str] = []
             services = read_cidrs(args.get("service_cidrs") or [], "podnet_service_cidrs", problems)
             families = frozenset(pool.family for pool in conf.pools)
+            host_gw = conf.backend.type is BackendType.HOST_GW
             raw_nodes = [
-                describe_node(name, hostvars[name], leases.get(name), families, problems)
+                describe_node(
+                    name, hostvars[name], leases.get(name), families, problems, host_gw=host_gw
+                )
                 for name in sorted(hosts)
             ]
+            keys: dict[str, str] = {}
+            if conf.backend.type is BackendType.WIREGUARD:
+                keys = public_keys_of(
+                    sorted(hosts), hostvars, leases, bool(args.get("require_keys")), problems
+                )
             if problems:
                 raise ValidationError(problems)
             plan = plan_nodes(
@@ -85,11 +117,11 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(_message(group, error.problems)) from None
 
         before = lease_path.read_text(encoding="utf-8") if lease_path.exists() else ""
-        after = render_lease_file(records_of(plan))
+        after = render_lease_file(records_of(plan, keys))
         leases_changed = before != after
         if leases_changed and not self._task.check_mode:
             write_atomically(lease_path, after)
-        result.update(plan_slices(plan, ip_masq=ip_masq, cni_mode=cni_mode))
+        result.update(plan_slices(plan, ip_masq=ip_masq, cni_mode=cni_mode, public_keys=keys))
         result.update(
             changed=leases_changed,
             lease_file=str(lease_path),
@@ -112,6 +144,8 @@ def describe_node(
     lease: Lease | None,
     families: frozenset[int],
     problems: list[str],
+    *,
+    host_gw: bool = False,
 ) -> dict[str, Any]:
     """One node as `parse_nodes` reads it, from its variables, facts or lease record.
 
@@ -120,6 +154,8 @@ def describe_node(
         lease: the lease file's entry for the node, if any.
         families: the address families the fleet uses (4, 6).
         problems: where a node nobody can place is reported.
+        host_gw: the backend is host-gw, which cannot work behind NAT: a public IP that
+            is not the interface's is an error, as in flanneld.
     """
     facts = host.get("ansible_facts") or {}
     iface = host.get("podnet_iface") or (facts.get("default_ipv4") or {}).get("interface")
@@ -147,6 +183,10 @@ def describe_node(
     }
     if ipv4.get("network") and ipv4.get("netmask"):
         node["underlay_subnet"] = f"{ipv4['network']}/{ipv4['netmask']}"
+    if global_v6 and global_v6[0].get("prefix"):
+        node["underlay_ipv6_subnet"] = _segment_v6(global_v6[0]["address"], global_v6[0]["prefix"])
+    if host_gw and iface_facts:
+        _check_not_nat(name, host, iface_facts, problems)
     for family, key in ((4, "public_ip"), (6, "public_ipv6")):
         if family not in families:
             node[key] = None
@@ -155,6 +195,54 @@ def describe_node(
     if node["mtu"] is None:
         del node["mtu"]  # the planner's default (1500) and its warning apply
     return {key: value for key, value in node.items() if value is not None}
+
+
+def _check_not_nat(
+    name: str, host: Mapping[str, Any], iface_facts: Mapping[str, Any], problems: list[str]
+) -> None:
+    """host-gw routes to a peer's public IP on-link, so it must be the interface's own."""
+    v4 = [iface_facts.get("ipv4") or {}, *(iface_facts.get("ipv4_secondaries") or ())]
+    v6 = iface_facts.get("ipv6") or ()
+    for key, addresses in (("podnet_public_ip", v4), ("podnet_public_ipv6", v6)):
+        wanted = host.get(key)
+        if wanted and str(wanted) not in {str(a.get("address")) for a in addresses}:
+            problems.append(
+                f"{name}.{key}: {wanted} is not an address of {iface_facts.get('device')!r}:"
+                " your PublicIP differs from interface IP, meaning that probably you're on a"
+                " NAT, which is not supported by host-gw backend; drop the variable, or use"
+                " the vxlan or wireguard backend"
+            )
+
+
+def public_keys_of(
+    names: list[str],
+    hostvars: Mapping[str, Any],
+    leases: Mapping[str, Lease],
+    require: bool,
+    problems: list[str],
+) -> dict[str, str]:
+    """Each node's WireGuard public key: from this run's fact, else the lease record.
+
+    Only public keys travel; the private key stays in the host's key file.
+    """
+    keys: dict[str, str] = {}
+    for name in names:
+        key = hostvars[name].get(PUBLIC_KEY_FACT) or getattr(
+            leases.get(name), "wireguard_public_key", None
+        )
+        if key and is_wireguard_key(str(key)):
+            keys[name] = str(key)
+        elif require:
+            problems.append(
+                f"{name}.{PUBLIC_KEY_FACT}: unknown: {name} has no WireGuard key fact in this"
+                " run (left out by --limit, or unreachable) and none in the lease file; run"
+                f" once with {name} in the play"
+            )
+    return keys
+
+
+def _segment_v6(address: str, prefix: object) -> str:
+    return str(ipaddress.ip_interface(f"{address}/{prefix}").network)
 
 
 def _unplaced(name: str, key: str, has_facts: bool, iface: str | None) -> str:
@@ -169,82 +257,6 @@ def _unplaced(name: str, key: str, has_facts: bool, iface: str | None) -> str:
         f" or unreachable) and no record in the lease file; {fix}, or run once with {name}"
         " in the play"
     )
-
-
-def records_of(plan: FleetPlan) -> dict[str, Lease]:
-    """What the lease file records: each node's subnets and where it was seen, plus kept leases."""
-    records = dict(plan.kept_leases)
-    for node_plan in plan.nodes:
-        node = node_plan.node
-        records[node_plan.name] = Lease(
-            node_plan.subnet, node_plan.ipv6_subnet, node.public_ip, node.public_ipv6, node.mtu
-        )
-    return records
-
-
-def plan_slices(plan: FleetPlan, ip_masq: bool, cni_mode: str) -> dict[str, Any]:
-    """The plan as task data: fleet-wide values, each node's own entry, one peer table per family.
-
-    Every enabled family gets a `vxlan` entry with state present; a disabled one gets
-    state absent, so a family switched off leaves no device behind.
-    """
-    conf = plan.net_conf
-    backend = conf.backend
-    nodes: dict[str, Any] = {}
-    peers: dict[str, list[dict[str, str]]] = {_FAMILY_WORD[p.family]: [] for p in conf.pools}
-    for node_plan in plan.nodes:
-        node = node_plan.node
-        tunnels = []
-        for family in (4, 6):
-            pool = conf.pool(family)
-            if pool is None:
-                tunnels.append({"family": family, "state": "absent"})
-                continue
-            tunnel = {
-                "family": family,
-                "state": "present",
-                "network": str(pool.network),
-                "subnet": str(node_plan.subnet_of(family)),
-                "local": _text(node.public_address(family)),
-                "vtep_mac": node_plan.vtep_mac if family == 4 else node_plan.vtep_mac_v6,
-            }
-            tunnels.append(tunnel)
-            peers[_FAMILY_WORD[family]].append(
-                {
-                    "name": node_plan.name,
-                    "subnet": tunnel["subnet"],
-                    "public_ip": tunnel["local"],
-                    "vtep_mac": tunnel["vtep_mac"],
-                }
-            )
-        nodes[node_plan.name] = {
-            "iface": node.iface,
-            "vxlan": tunnels,
-            "masquerade": [
-                {"network": t["network"], "subnet": t["subnet"]}
-                for t in tunnels
-                if t["state"] == "present"
-            ],
-            "subnet_env": render_subnet_env(plan, node_plan.name, ip_masq=ip_masq),
-            "cni_conflist": render_cni_conflist(plan, node_plan.name, cni_mode, ip_masq),
-        }
-    return {
-        "mtu": plan.mtu.mtu,
-        "backend": {
-            "type": backend.type.value,
-            "vni": backend.vni,
-            "port": backend.port,
-            "gbp": backend.gbp,
-            "learning": backend.learning,
-            "direct_routing": backend.direct_routing,
-        },
-        "enable_nftables": conf.enable_nftables,
-        "ip_masq": ip_masq,
-        "cni_conflist_name": CNI_CONFLIST_NAME,
-        "families": [pool.family for pool in conf.pools],
-        "nodes": nodes,
-        "peers": peers,
-    }
 
 
 def _load_net_conf(value: object) -> object:
