@@ -21,8 +21,12 @@ description:
     otherwise from the lease file's record of where the node was last seen.
   - Records the allocation, and where each node was seen, in the lease file (atomically;
     only when something changed; not in check mode).
-  - Any problem (bad net-conf, a node nobody can place, exhausted range, overlaps) fails the
-    task with every problem listed, before any host is changed. Run it with C(run_once).
+  - Any problem (bad net-conf, a node nobody can place, exhausted range, overlaps, host-gw
+    nodes on different L2 segments, host-gw behind NAT) fails the task with every problem
+    listed, before any host is changed. Run it with C(run_once).
+  - With WireGuard, each node's public key comes from its C(podnet_wireguard_public_key)
+    fact (set from M(podnet.fabric.wireguard_key)), else from the lease file, which records
+    it. Private keys never reach the controller, and the PSK is never part of the plan.
 options:
   net_conf:
     description: flannel's net-conf.json, as a dict or the path of a JSON file on the controller.
@@ -52,6 +56,20 @@ options:
     type: str
     choices: [bridge, flannel]
     default: bridge
+  require_keys:
+    description:
+      - With WireGuard, fail naming every node whose public key is unknown (neither a fact
+        of this run nor in the lease file). Without it such a node is left out of the peer
+        tables (check mode on hosts that have no key yet).
+    type: bool
+    default: false
+  psk_only:
+    description:
+      - Return only C(psk), the WireGuard PSK of O(net_conf) (null when unset), and plan
+        nothing. Use it in a task with C(no_log), so the secret reaches the WireGuard task
+        without appearing in any output.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -86,7 +104,10 @@ mtu:
   type: int
   sample: 1450
 backend:
-  description: The backend and its VXLAN settings (type, vni, port, gbp, learning, direct_routing).
+  description:
+    - The backend and its settings - C(type), VXLAN's C(vni), C(port), C(gbp), C(learning),
+      C(direct_routing), WireGuard's C(persistent_keepalive_interval), C(wireguard_devices)
+      (device names) and C(psk) (a bool - whether a PSK is set, never its value).
   returned: success
   type: dict
 families:
@@ -97,15 +118,26 @@ families:
   sample: [4]
 nodes:
   description:
-    - Per node name, what that node applies - C(iface); C(vxlan), one entry per family with
-      C(state), C(network), C(subnet), C(local), C(vtep_mac); C(masquerade), the present
-      families' entries; the text of C(subnet_env) and C(cni_conflist).
+    - Per node name, what that node applies - C(iface); C(vxlan) (vxlan backend), one entry
+      per family with C(state), C(network), C(subnet), C(local), C(vtep_mac); C(host_gw), one
+      entry per family with C(family), C(network), C(state) (present for host-gw, absent for
+      WireGuard, empty for vxlan, whose module owns the same routes); C(wireguard), one entry
+      per device with C(device), C(listen_port), C(addresses), C(routes);
+      C(wireguard_public_key); C(masquerade), the families' networks and subnets; the text of
+      C(subnet_env) and C(cni_conflist).
   returned: success
   type: dict
 peers:
-  description: Per family (C(ipv4), C(ipv6)), every node's name, subnet, public_ip and vtep_mac.
+  description:
+    - Per family (C(ipv4), C(ipv6)), every node's name, subnet, public_ip and vtep_mac; under
+      C(wireguard), per device, every node with a known key - name, public_key, endpoint,
+      allowed_ips. Each host filters itself out.
   returned: success
   type: dict
+psk:
+  description: Only with O(psk_only) - the PSK, or null.
+  returned: when psk_only
+  type: str
 lease_file:
   description: The lease file's path.
   returned: success
