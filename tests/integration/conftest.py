@@ -123,3 +123,58 @@ def lab():
         yield labkit.node_names()
     finally:
         labkit.down()
+
+
+LAB_NET_CONF = json.loads((LAB_INVENTORY / "net-conf.json").read_text())
+
+
+def with_backend(backend: dict, **top: object) -> str:
+    """`-e` JSON that swaps the lab's Backend (and top-level keys) for one run."""
+    return json.dumps({"podnet_net_conf": {**LAB_NET_CONF, **top, "Backend": backend}})
+
+
+def pod_network_state(node: str) -> dict[str, object]:
+    """Everything a backend leaves on a node for the pod network, without what varies by
+    itself between two labs (ifindexes, pods' veths, learned neighbours, counters), so a
+    switched node can be compared with a freshly installed one."""
+    links = node_json(node, ["ip", "-d", "-j", "link", "show"])
+    ours = sorted(link["ifname"] for link in links if link["ifname"].startswith("flannel"))
+    routes = node_json(node, ["ip", "-j", "-d", "route", "show", "table", "main"])
+    return {
+        "links": {
+            link["ifname"]: (link.get("linkinfo", {}).get("info_kind"), link["mtu"])
+            for link in links
+            if link["ifname"] in ours
+        },
+        "addresses": {
+            name: [a["local"] for a in node_json(node, ["ip", "-j", "addr", "show", name])[0]
+                   ["addr_info"] if a.get("scope") != "link"]
+            for name in ours
+        },
+        "routes": sorted(
+            (r["dst"], r.get("gateway"), r["dev"], r.get("protocol"), tuple(r.get("flags", [])))
+            for r in routes
+            # cni0's connected route comes and goes with pods, not with the backend.
+            if r["dst"].startswith("10.244.") and r.get("protocol") != "kernel"
+        ),
+        "neighbours": sorted(
+            (n["dst"], n["dev"], n.get("lladdr"))
+            for n in node_json(node, ["ip", "-j", "neigh", "show", "nud", "permanent"])
+        ),
+        "fdb": sorted(
+            (f["mac"], f["ifname"], f.get("dst"))
+            for name in ours
+            for f in node_json(node, ["bridge", "-j", "fdb", "show", "dev", name])
+        ),
+        "wireguard": {
+            name: node_text(node, ["wg", "show", name, "allowed-ips"])
+            for name in ours
+            if name.startswith("flannel-wg")
+        },
+        "firewall": [
+            line
+            for line in node_text(node, ["iptables-save"]).splitlines()
+            if "FLANNEL" in line or "flanneld" in line
+        ],
+        "subnet.env": node_text(node, ["cat", "/run/flannel/subnet.env"]),
+    }  # fmt: skip
