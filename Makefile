@@ -20,8 +20,10 @@ DEB_PACKAGES := python3-venv python3-pip iproute2 wireguard-tools wireguard-go \
 # is its own target plus one word here.
 TEST_STEPS := lint unit kernel integration
 
-# The lab's size: `make lab NODES=5`.
-NODES ?= 3
+# The lab's shape and size: `make lab NODES=5`, `make lab TOPOLOGY=routed` (two underlay
+# segments joined by a router namespace; 4 nodes unless NODES says otherwise).
+TOPOLOGY ?= flat
+NODES ?= $(if $(filter routed,$(TOPOLOGY)),4,3)
 LAB := $(BIN)/python tests/lab/lab.py
 
 .PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
@@ -89,7 +91,7 @@ lab: bootstrap
 	@# hosts.yml lists node1..node3; extra nodes go to a generated inventory file.
 	@[ "$(NODES)" -ge 3 ] 2>/dev/null || { echo "NODES=$(NODES): the lab has 3 nodes or more"; exit 2; }
 	$(LAB) down
-	$(LAB) up --nodes $(NODES)
+	$(LAB) up --topology $(TOPOLOGY) --nodes $(NODES)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-playbook site.yml
 	$(LAB) pods
 	$(LAB) check

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The namespace lab from the command line (root): `make lab` and `make lab-down` call this.
 
-    lab.py up [--nodes N] [--fresh]   build (or reconcile to) node1..nodeN, default 3
+    lab.py up [--topology flat|routed] [--nodes N] [--fresh]
+                                      build (or reconcile to) node1..nodeN: flat (default,
+                                      3 nodes) or routed (2 segments + router, 4 nodes)
     lab.py pods [NODE...] [--detach]  attach (CNI ADD) or detach (CNI DEL) one pod per node
     lab.py check [--expected-mtu M]   pod reachability, pod MTU, DF boundary; exit 1 on failure
     lab.py exec [--pod] NODE -- ARGV  run ARGV in the node's net+mount namespaces (or its pod's)
@@ -20,16 +22,25 @@ import time
 from collections.abc import Sequence
 
 import labkit
-from labkit.layout import BRIDGE, EXTRA_INVENTORY, node
+from labkit.layout import EXTRA_INVENTORY, INVENTORY_NODES, ROUTER_NETNS, Topology, node
 
 
 def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    names = labkit.fresh_lab(args.nodes) if args.fresh else labkit.up(args.nodes)
-    first, last = node(names[0]), node(names[-1])
-    extra = f", {EXTRA_INVENTORY.name}" if len(names) > 3 else ""
+    build = labkit.fresh_lab if args.fresh else labkit.up
+    names = build(args.nodes, args.topology)
+    placed = [node(n) for n in names]
+    where = []
+    for segment in dict.fromkeys(n.segment for n in placed):
+        on = [n for n in placed if n.segment == segment]
+        span = on[0].name if len(on) == 1 else f"{on[0].name}..{on[-1].name}"
+        ips = str(on[0].ip) if len(on) == 1 else f"{on[0].ip}..{on[-1].ip}"
+        where.append(f"{span} ({ips}) on {segment.bridge}")
+    if args.topology == Topology.ROUTED:
+        where.append(f"routed by {ROUTER_NETNS}")
+    extra = f", {EXTRA_INVENTORY.name}" if len(names) > INVENTORY_NODES else ""
     print(
-        f"lab up: {first.name}..{last.name} ({first.ip}..{last.ip}) on {BRIDGE}"
+        f"lab up ({args.topology}): {'; '.join(where)}"
         f" in {time.monotonic() - started:.2f} s; inventory: inventories/lab{extra}"
     )
     return 0
@@ -86,7 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lab.py", description="the podnet namespace lab")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build node1..nodeN (keeps complete nodes as they are)")
-    up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
+    up.add_argument(
+        "--topology",
+        type=Topology,
+        choices=list(Topology),
+        default=Topology.FLAT,
+        help="flat: one segment (default); routed: two segments joined by a router,"
+        " the first half of the nodes on each; switching rebuilds only what differs",
+    )
+    up.add_argument(
+        "--nodes",
+        type=int,
+        help=f"how many nodes (default {labkit.DEFAULT_NODES[Topology.FLAT]} flat,"
+        f" {labkit.DEFAULT_NODES[Topology.ROUTED]} routed)",
+    )
     up.add_argument("--fresh", action="store_true", help="down first: no pods, files, leases")
     up.set_defaults(func=_up)
     down = sub.add_parser("down", help="remove the lab; safe when nothing exists")

@@ -1,12 +1,18 @@
 """The whole lab: `up` builds (or reconciles) it, `down` removes every trace of it.
 
-`up(n)` is idempotent: complete nodes are kept as they are (with their pods and files),
-missing or half-built ones are (re)built, nodes above n are removed. `down` removes what
-exists and is safe to run when nothing does. Both hold the lab lock.
+`up(n, topology)` is idempotent: complete nodes are kept as they are (with their pods and
+files), missing or half-built ones are (re)built, nodes above n are removed. Switching the
+topology of a lab that is up rebuilds only what differs: the nodes whose segment changes
+(they lose their pods and files, as a new machine would), the router and the second bridge
+(added for routed, removed for flat); the other nodes keep everything. `down` removes
+what exists and is safe to run when nothing does. Both hold the lab lock.
 
 What the lab leaves on the host while up, all removed by `down`:
-- the bridge podnet-lab-br0 and one veth host end per node (plab-<node>);
-- network namespaces podnet-lab-<node> and podnet-lab-pod-<node>;
+- the bridge podnet-lab-br0 (routed: also podnet-lab-br1) and one veth host end per node
+  (plab-<node>); routed: the router's legs plab-rtr-a and plab-rtr-b;
+- network namespaces podnet-lab-<node>, podnet-lab-pod-<node> and, routed,
+  podnet-lab-router;
+- wireguard-go processes the role started inside nodes (stopped before their node goes);
 - /run/podnet-lab, a private bind mount of itself (a mount namespace file can only be
   bound on a mount that does not propagate, and /run may be shared), holding per node
   the mount namespace file, the private directories, the wrapper and pod.json;
@@ -22,10 +28,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from .layout import (
-    BRIDGE,
     EXTRA_INVENTORY,
     INVENTORY_NODES,
     LAB_DIR,
@@ -33,14 +37,21 @@ from .layout import (
     NETNS_DIR,
     NETNS_PREFIX,
     PRIVATE_PATHS,
+    SEGMENTS,
     STATE_FILE,
     UNDERLAY_MTU,
     VETH_PREFIX,
     Node,
+    Segment,
+    Topology,
     node,
+    read_state,
+    segments,
 )
 from .layout import nodes as lab_nodes
 from .nodes import build_node, node_is_complete, remove_node
+from .procs import WIREGUARD_GO, LabProcess, processes_in, stop
+from .router import ensure_router, remove_router
 from .system import (
     is_mounted,
     lab_lock,
@@ -52,14 +63,8 @@ from .system import (
     write_atomic,
 )
 
-
-def read_state() -> dict[str, Any]:
-    """state.json: {"nodes": n, "created_mountpoints": [...]}; {} when there is no lab."""
-    try:
-        state: dict[str, Any] = json.loads(STATE_FILE.read_text())
-    except FileNotFoundError:
-        return {}
-    return state
+# `up` without a node count: three nodes flat (hosts.yml's), four routed (two per segment).
+DEFAULT_NODES = {Topology.FLAT: 3, Topology.ROUTED: 4}
 
 
 def node_names() -> list[str]:
@@ -99,12 +104,28 @@ def _remove_mountpoints(created: list[str]) -> list[str]:
     return kept
 
 
-def _ensure_bridge() -> None:
-    if not link_exists(BRIDGE):
-        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+def _ensure_bridge(segment: Segment) -> None:
+    if not link_exists(segment.bridge):
+        run(["ip", "link", "add", segment.bridge, "type", "bridge"])
     # No address of any kind: the host takes no part in the underlay.
-    run(["ip", "link", "set", "dev", BRIDGE, "addrgenmode", "none"])
-    run(["ip", "link", "set", "dev", BRIDGE, "mtu", str(UNDERLAY_MTU), "up"])
+    run(["ip", "link", "set", "dev", segment.bridge, "addrgenmode", "none"])
+    run(["ip", "link", "set", "dev", segment.bridge, "mtu", str(UNDERLAY_MTU), "up"])
+
+
+def _remove_bridge(segment: Segment) -> list[str]:
+    if not link_exists(segment.bridge):
+        return []
+    run(["ip", "link", "del", "dev", segment.bridge])
+    return [segment.bridge]
+
+
+def parse_topology(topology: Topology | str) -> Topology:
+    """`topology` as a Topology; a ValueError names the choices otherwise."""
+    try:
+        return Topology(topology)
+    except ValueError:
+        choices = ", ".join(t.value for t in Topology)
+        raise ValueError(f"topology: {topology!r} is not one of {choices}") from None
 
 
 def _write_extra_inventory(count: int) -> None:
@@ -145,29 +166,42 @@ def _existing_nodes() -> list[Node]:
     return sorted(found, key=lambda n: n.index)
 
 
-def up(nodes: int = 3) -> list[str]:
-    """Build the lab with exactly `nodes` nodes, keeping complete nodes as they are.
+def up(nodes: int | None = None, topology: Topology | str = Topology.FLAT) -> list[str]:
+    """Build the lab with exactly `nodes` nodes in `topology`, keeping complete nodes.
 
-    Returns the node names. Raises LabError (with the fix) when something is missing.
+    nodes defaults to DEFAULT_NODES[topology] (3 flat, 4 routed). topology is "flat" (one
+    segment) or "routed" (two segments and a router; the first half of the nodes, rounded
+    up, on segment a). Returns the node names. Raises LabError (with the fix) when
+    something is missing, ValueError for a bad count or topology.
     """
-    wanted = lab_nodes(nodes)
+    shape = parse_topology(topology)
+    count = DEFAULT_NODES[shape] if nodes is None else nodes
+    wanted = lab_nodes(count, shape)
     preflight()
     with lab_lock():
         _ensure_lab_dir()
         state = read_state()
         state["created_mountpoints"] = _ensure_mountpoints(state.get("created_mountpoints", []))
         write_atomic(STATE_FILE, json.dumps(state, indent=2) + "\n")
-        _ensure_bridge()
+        for segment in segments(shape):
+            _ensure_bridge(segment)
         for extra in _existing_nodes():
-            if extra.index > nodes:
+            if extra.index > count:
                 remove_node(extra)
         for each in wanted:
             if not node_is_complete(each):
-                remove_node(each)  # whatever half of it a crash left
+                remove_node(each)  # whatever half of it a crash (or the other topology) left
                 build_node(each)
-        state["nodes"] = nodes
+        if shape is Topology.ROUTED:
+            ensure_router()
+        else:
+            remove_router()
+            for segment in SEGMENTS[1:]:  # its nodes moved to segment a above
+                _remove_bridge(segment)
+        state["nodes"] = count
+        state["topology"] = shape.value
         write_atomic(STATE_FILE, json.dumps(state, indent=2) + "\n")
-        _write_extra_inventory(nodes)
+        _write_extra_inventory(count)
     return [n.name for n in wanted]
 
 
@@ -180,9 +214,16 @@ def leftover_namespaces() -> list[str]:
     return [n for n in _netns_names() if n.startswith(LEFTOVER_PREFIXES)]
 
 
+def lab_processes() -> list[LabProcess]:
+    """Every process inside one of the lab's network namespaces (nodes, pods, router)."""
+    return processes_in(NETNS_DIR / n for n in _netns_names() if n.startswith(NETNS_PREFIX))
+
+
 def down(*, sweep_leftovers: bool = False) -> list[str]:
     """Remove the lab entirely; safe when nothing exists. Returns what was removed.
 
+    wireguard-go processes inside nodes are stopped first (they would keep the namespaces
+    alive); any other process found inside the lab is named on stderr and left alone.
     sweep_leftovers also deletes podnet-test-*/podnet-bench-* namespaces. Off by default
     in the API: a test suite running beside the lab may own them right now.
     """
@@ -190,16 +231,20 @@ def down(*, sweep_leftovers: bool = False) -> list[str]:
     removed: list[str] = []
     with lab_lock():
         created = read_state().get("created_mountpoints", [])
+        inside = lab_processes()
+        others = [p for p in inside if p.comm != WIREGUARD_GO]
+        # Stopped here, not only by remove_node, so that `down` can say what it stopped.
+        removed += map(str, stop(p for p in inside if p.comm == WIREGUARD_GO))
         for each in _existing_nodes():
             remove_node(each)
             removed.append(each.name)
+        removed += remove_router()
         stray = [n for n in _netns_names() if n.startswith(NETNS_PREFIX)]
         for name in stray + (leftover_namespaces() if sweep_leftovers else []):
             run(["ip", "netns", "del", name])
             removed.append(name)
-        if link_exists(BRIDGE):
-            run(["ip", "link", "del", "dev", BRIDGE])
-            removed.append(BRIDGE)
+        for segment in SEGMENTS:
+            removed += _remove_bridge(segment)
         if LAB_DIR.exists():
             unmount_all(LAB_DIR)  # never rmtree across a mount
             shutil.rmtree(LAB_DIR)
@@ -211,11 +256,17 @@ def down(*, sweep_leftovers: bool = False) -> list[str]:
             removed.append(str(EXTRA_INVENTORY))
     if kept:
         print(f"lab down: kept {', '.join(kept)}: not empty, so not the lab's", file=sys.stderr)
+    if others:
+        print(
+            "lab down: left running (not the lab's, so not killed; each keeps its namespace"
+            f" alive until it exits): {', '.join(map(str, others))}",
+            file=sys.stderr,
+        )
     return removed
 
 
-def fresh_lab(nodes: int = 3) -> list[str]:
+def fresh_lab(nodes: int | None = None, topology: Topology | str = Topology.FLAT) -> list[str]:
     """down + up under one lock: a lab with no history (no pods, no files, no leases)."""
     with lab_lock():
         down()
-        return up(nodes)
+        return up(nodes, topology)

@@ -3,12 +3,14 @@
 A node is built in this order, and each step needs the one before:
 1. the network namespace (`ip netns add` also makes /run/netns a shared mount, which the
    node's mount namespace must already see so that pod namespaces added later propagate);
-2. a veth pair: the host end on the bridge, the other end created straight inside the
-   namespace as eth0; then lo, eth0's address and a default route;
+2. a veth pair: the host end on its segment's bridge, the other end created straight
+   inside the namespace as eth0; then lo, eth0's address and a default route via the
+   segment's gateway;
 3. the mount namespace, made from inside the network namespace so that the sysfs it
    mounts shows the node's links (Ansible's facts read /sys/class/net);
 4. the interpreter wrapper that the inventory names as ansible_python_interpreter.
-Removal runs the other way; deleting the host end of the veth deletes eth0 at once,
+Removal runs the other way, after stopping any wireguard-go inside the node (it would
+keep the namespace alive); deleting the host end of the veth deletes eth0 at once,
 whereas a deleted network namespace is cleaned up by the kernel asynchronously.
 """
 
@@ -19,16 +21,14 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from .layout import (
-    BRIDGE,
-    GATEWAY,
     PRIVATE_PATHS,
-    UNDERLAY,
     UNDERLAY_MTU,
     VENV_PYTHON,
     Node,
 )
 from .layout import node as find_node
-from .system import LabError, is_mounted, link_exists, run, unmount_all
+from .procs import stop_wireguard_go
+from .system import LabError, ip_json, is_mounted, link_exists, link_master, run, unmount_all
 
 # Runs inside the fresh mount namespace (as `sh -ec SCRIPT sh src dst src dst ...`).
 # sysfs is detached and mounted again, as `ip netns exec` does: a sysfs mount shows the
@@ -63,13 +63,14 @@ def _wire_underlay(node: Node) -> None:
     # IPv6 link-local address on the host end).
     peer = ["peer", "name", "eth0", "netns", node.netns]
     run(["ip", "link", "add", node.veth, "type", "veth", *peer])
-    run(["ip", "link", "set", "dev", node.veth, "master", BRIDGE, "addrgenmode", "none"])
+    bridge = node.segment.bridge
+    run(["ip", "link", "set", "dev", node.veth, "master", bridge, "addrgenmode", "none"])
     run(["ip", "link", "set", "dev", node.veth, "mtu", str(UNDERLAY_MTU), "up"])
     batch = (
         "link set lo up\n"
         f"link set eth0 mtu {UNDERLAY_MTU} up\n"
-        f"addr add {node.ip}/{UNDERLAY.prefixlen} dev eth0\n"
-        f"route add default via {GATEWAY} dev eth0\n"
+        f"addr add {node.interface} dev eth0\n"
+        f"route add default via {node.segment.gateway} dev eth0\n"
     )
     run(["ip", "-n", node.netns, "-batch", "-"], stdin=batch, where=node.name)
 
@@ -108,17 +109,32 @@ def build_node(node: Node) -> None:
 
 
 def node_is_complete(node: Node) -> bool:
-    """Whether every piece of `node` exists (a crashed `up` can leave half a node)."""
-    return (
+    """Whether every piece of `node` exists, on the segment it belongs to.
+
+    A crashed `up` can leave half a node; a topology switch leaves a node on the other
+    segment, with the other address. The private directories are checked too: a node
+    built before a path joined PRIVATE_PATHS lacks its bind mount and is rebuilt.
+    """
+    if not (
         is_mounted(node.netns_path, "nsfs")
         and is_mounted(node.mnt, "nsfs")
-        and link_exists(node.veth)
+        and link_master(node.veth) == node.segment.bridge
         and node.python.is_file()
-    )
+        and all(node.host_path(p).is_dir() for p in PRIVATE_PATHS)
+    ):
+        return False
+    addresses = [
+        (a["local"], a["prefixlen"])
+        for link in ip_json("addr", "show", "dev", "eth0", netns=node.netns)
+        for a in link.get("addr_info", [])
+        if a.get("family") == "inet"
+    ]
+    return addresses == [(str(node.ip), node.segment.network.prefixlen)]
 
 
 def remove_node(node: Node) -> None:
-    """Remove everything of `node` that exists: its pod, links, namespaces and files."""
+    """Remove whatever of `node` exists: wireguard-go, pod, links, namespaces, files."""
+    stop_wireguard_go([node.netns_path])
     if link_exists(node.veth):
         run(["ip", "link", "del", "dev", node.veth], where=node.name)
     for path in (node.pod_netns_path, node.netns_path):

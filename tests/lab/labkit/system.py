@@ -77,6 +77,12 @@ def link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
 
 
+def link_master(name: str) -> str | None:
+    """The bridge a host link is a port of, None if it is none's or does not exist."""
+    master = Path("/sys/class/net", name, "master")
+    return os.path.basename(os.readlink(master)) if master.is_symlink() else None
+
+
 def _unescape(field: str) -> str:
     # mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
@@ -123,6 +129,7 @@ _TOOLS = {
     "mount": "mount",
     "umount": "mount",
     "ping": "iputils-ping",
+    "sysctl": "procps",
 }
 
 
