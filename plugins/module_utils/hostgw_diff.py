@@ -22,18 +22,18 @@ MANAGED = ("gateway", "dev", "scope", "type")
 PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
 
 
-def diff_routes(desired: Mapping[str, Route], owned: Mapping[str, Route]) -> list[Change]:
+def diff_routes(
+    desired: Mapping[str, Route], owned: Mapping[str, Route], absent: bool = False
+) -> list[Change]:
     """Deletes first (owned routes outside the plan), then adds and replaces, each in the
-    order of its input. An empty `desired` is state=absent: every owned route goes.
+    order of its input. With `absent` (and so an empty `desired`) every owned route goes.
 
     Nothing depends on anything else here (no device, no neighbour), so the order only
     makes runs read the same; deleting first also means a failed add leaves no stale route.
     """
     planned_dsts = {route.dst: route.peer for route in desired.values()}
     changes = [
-        Change(
-            DELETE, "route", key, _delete_reason(route, planned_dsts, bool(desired)), _spec(route)
-        )
+        Change(DELETE, "route", key, _delete_reason(route, planned_dsts, absent), _spec(route))
         for key, route in owned.items()
         if key not in desired
     ]
@@ -49,8 +49,8 @@ def diff_routes(desired: Mapping[str, Route], owned: Mapping[str, Route]) -> lis
     return changes
 
 
-def _delete_reason(route: Route, planned_dsts: Mapping[str, str], present: bool) -> str:
-    if not present:
+def _delete_reason(route: Route, planned_dsts: Mapping[str, str], absent: bool) -> str:
+    if absent:
         return "state=absent"
     peer = planned_dsts.get(route.dst)
     if peer is not None:  # the same dst with another metric: a second route to the peer

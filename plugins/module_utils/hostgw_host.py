@@ -1,6 +1,6 @@
 """The kernel side of host-gw: read table main once, check, apply in batches, verify.
 
-    read_host_gw -> plan_routes -> check_before_writing -> diff_routes
+    plan_routes -> read_host_gw -> check_before_writing -> diff_routes
                  -> (check mode stops) -> apply_routes -> read_host_gw -> diff must be empty
 
 A run costs one `link get` for the underlay and one dump of table main, whatever the
@@ -48,7 +48,7 @@ class Reading:
     main: tuple[RouteMsg, ...]
     table: TableMain
     routes: dict[str, Route]
-    names: dict[int, str]  # ifindex -> name, of the devices the routes above are on
+    names: dict[int, str]  # ifindex -> name: `dev`, owned routes' and conflicting routes' devices
 
 
 @dataclass(frozen=True)
@@ -66,24 +66,29 @@ def reconcile_host_gw(
     `ipr` is the caller's pyroute2 handle (opened with groups=0) and `wire` the bulk
     channel on its socket: nothing here opens netlink, so tests pass their own.
     """
-    reading = read_host_gw(ipr, wire, params)
-    desired = plan_routes(params)
+    desired = plan_routes(params)  # from the parameters alone
+    reading = read_host_gw(ipr, wire, params, desired)
     check_before_writing(params, reading, desired)
-    changes = diff_routes(desired, reading.routes)
+    absent = params.state == "absent"
+    changes = diff_routes(desired, reading.routes, absent)
     if not changes:
         return Result(changes, reading.routes, reading.routes)
     if check_mode:
         return Result(changes, reading.routes, desired)
     apply_routes(wire, params, reading, desired, changes)
-    after = read_host_gw(ipr, wire, params)
-    verify_routes(params, desired, after.routes)
+    after = read_host_gw(ipr, wire, params, desired)
+    verify_routes(params, desired, after.routes, absent)
     return Result(changes, reading.routes, after.routes)
 
 
 # --- read ------------------------------------------------------------------------------
 
 
-def read_host_gw(ipr: Any, wire: RtnlWire, params: HostGwParams) -> Reading:
+def read_host_gw(
+    ipr: Any, wire: RtnlWire, params: HostGwParams, desired: Mapping[str, Route]
+) -> Reading:
+    """Table main, split; device names only where a message or the diff needs one: for
+    owned routes, and for foreign routes in `desired`'s slots (the conflict error)."""
     names: dict[int, str] = {}
     dev_index = 0
     if params.state == "present" and params.dev:
@@ -92,7 +97,8 @@ def read_host_gw(ipr: Any, wire: RtnlWire, params: HostGwParams) -> Reading:
             names[dev_index] = params.dev
     main = tuple(dump_routes(wire, params.af))
     table = split_table_main(main, params.network)
-    for msg in (*table.owned.values(), *table.foreign.values()):
+    in_slots = [msg for key, msg in table.foreign.items() if key in desired]
+    for msg in (*table.owned.values(), *in_slots):
         if msg.oif and msg.oif not in names:
             names[msg.oif] = _ifname(ipr, msg.oif)
     routes = {key: as_route(msg, names.get(msg.oif, "")) for key, msg in table.owned.items()}
@@ -207,10 +213,13 @@ def _refusal(
 
 
 def verify_routes(
-    params: HostGwParams, desired: Mapping[str, Route], actual: Mapping[str, Route]
+    params: HostGwParams,
+    desired: Mapping[str, Route],
+    actual: Mapping[str, Route],
+    absent: bool = False,
 ) -> None:
     """Fail, naming each route and field, if the kernel does not hold what was applied."""
-    leftover = diff_routes(desired, actual)
+    leftover = diff_routes(desired, actual, absent)
     if not leftover:
         return
     raise HostGwError(

@@ -15,9 +15,11 @@ from typing import Any
 
 from .rtnl_wire import RtnlWire
 
+__all__ = ["PYROUTE2_ERROR", "IPRoute", "NetlinkError", "open_rtnl"]
+
 try:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
+    from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 except ImportError:
     IPRoute = None
     NetlinkError = OSError  # never raised; keeps callers' except clauses valid

@@ -93,11 +93,16 @@ def test_a_second_route_to_a_peer_under_another_metric_is_deleted() -> None:
 
 
 def test_absent_deletes_every_owned_route() -> None:
-    assert ops(diff_routes({}, table(route(2), route(3)))) == [
+    assert ops(diff_routes({}, table(route(2), route(3)), absent=True)) == [
         (DELETE, "route", "10.244.2.0/24", "state=absent"),
         (DELETE, "route", "10.244.3.0/24", "state=absent"),
     ]
-    assert diff_routes({}, {}) == []
+    assert diff_routes({}, {}, absent=True) == []
+
+
+def test_present_with_no_peers_left_deletes_for_that_reason() -> None:
+    """A fleet shrunk to this node: the routes go because their peers left, not absent."""
+    assert ops(diff_routes({}, table(route(2)))) == [(DELETE, "route", "10.244.2.0/24", LEFT)]
 
 
 # --- conflicts --------------------------------------------------------------------------
