@@ -1,0 +1,316 @@
+"""The host side of the wireguard module: read what podnet owns, apply changes, verify.
+
+    read_wireguard -> plan_wireguard -> diff_wireguard -> (check mode stops) -> apply
+                   -> read_wireguard again -> the diff must be empty, else fail
+
+Everything goes through `ip` and `wg` (wg is needed anyway: it is the one tool that speaks
+to both the kernel module and wireguard-go's UAPI socket; pyroute2 knows only the kernel
+module). A read is a fixed number of commands whatever the fleet size: `ip -d -j link
+show`, `ip -j addr show`, `wg show <dev> dump`, `ip -d -j route show table main` per
+family, plus `wg pubkey` for the node's own key. Writes are batched the same way: all peer
+changes are one `wg set`. An unchanged run runs only those reads.
+
+Secrets: the private key goes to `wg set ... private-key <key_file>` by path and to `wg
+pubkey` on stdin; the PSK through a 0600 temporary file, deleted afterwards; both are
+handed to `hide` (the module's no_log values) the moment they are read, so Ansible masks
+them should they ever reach output. `wg show dump` output is parsed at once and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from .changes import ADD, DELETE, REPLACE, Change
+from .wg_commands import Commands
+from .wg_diff import diff_wireguard
+from .wg_input import WgParams
+from .wg_keyfile import public_key_of, read_key_file
+from .wg_keys import Secret, WgError
+from .wg_plan import find_conflicts, plan_wireguard
+from .wg_probe import KERNEL, USERSPACE, probe_host
+from .wg_state import (
+    DEFAULT_METRIC,
+    PSK_SET,
+    WgState,
+    parse_addresses,
+    parse_dump,
+    parse_link,
+    parse_routes,
+)
+from .wg_userspace import find_wireguard_go, socket_path, start_wireguard_go, stop_wireguard_go
+
+
+class WgHost:
+    """One host's commands, file checks and secret masking, handed in by the module."""
+
+    def __init__(
+        self,
+        commands: Commands,
+        hide: Callable[[str], object] = lambda text: None,
+        exists: Callable[[str], bool] = os.path.exists,
+    ) -> None:
+        self.commands = commands
+        self.hide = hide
+        self.exists = exists
+
+
+@dataclass(frozen=True)
+class Reading:
+    state: WgState
+    # Table main's routes that podnet does not own, by route key (to refuse a takeover).
+    foreign_routes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Result:
+    changes: list[Change]
+    before: WgState
+    after: WgState
+    public_key: str | None = None
+
+
+# --- read ------------------------------------------------------------------------------
+
+
+def read_wireguard(host: WgHost, params: WgParams, names: dict[str, str]) -> Reading:
+    """The device and what is on it; `names`: public key -> peer name, for messages."""
+    ifname = params.device
+    rc, out, err = host.commands.run("ip", "-d", "-j", "link", "show", "dev", ifname, check=False)
+    if rc != 0:
+        if "does not exist" not in err:
+            raise WgError(f"ip link show dev {ifname} failed (exit {rc}): {err.strip()}")
+        return Reading(WgState(ifname))
+    kind, link = parse_link(out)
+    implementation = None
+    if kind == "wireguard":
+        implementation = KERNEL
+    elif kind == "tun" and host.exists(socket_path(ifname)):
+        implementation = USERSPACE
+    link = replace(link, implementation=implementation)
+    if params.state != "present":
+        return Reading(WgState(ifname, link))  # everything else goes with the device
+    interface, peers = None, {}
+    if implementation is not None:
+        interface, peers = parse_dump(host.commands.wg("show", ifname, "dump"), params.psk)
+        peers = {key: replace(peer, name=names.get(key, "")) for key, peer in peers.items()}
+    addresses = parse_addresses(host.commands.ip("-j", "addr", "show", "dev", ifname))
+    routes, foreign = {}, {}
+    for family in (4, 6):
+        text = host.commands.ip("-d", "-j", f"-{family}", "route", "show", "table", "main")
+        owned, others = parse_routes(text, family, ifname)
+        routes.update(owned)
+        foreign.update(others)
+    state = WgState(ifname, link, interface, addresses, peers, routes)
+    return Reading(state, foreign)
+
+
+def own_public_key(host: WgHost, params: WgParams, check_mode: bool) -> str | None:
+    """This node's public key, from the key file; None in check mode before it exists."""
+    assert params.key_file is not None  # validated: required when present
+    found = read_key_file(params.key_file)
+    if found is None:
+        if check_mode:
+            return None
+        raise WgError(
+            f"key_file: {params.key_file} does not exist; create it first with "
+            "podnet.fabric.wireguard_key (state=present)"
+        )
+    host.hide(found.key.reveal())
+    return public_key_of(host.commands, found.key)
+
+
+# --- the whole run ---------------------------------------------------------------------
+
+
+def reconcile_wireguard(host: WgHost, params: WgParams, check_mode: bool) -> Result:
+    public_key = None
+    if params.state == "present":
+        host.commands.require("wg")
+        if params.psk is not None:
+            host.hide(params.psk.reveal())
+        public_key = own_public_key(host, params, check_mode)
+    host.commands.require("ip")
+    names = {peer.public_key: peer.name for peer in params.peers}
+    reading = read_wireguard(host, params, names)
+    before = reading.state
+    implementation = before.link.implementation if before.link is not None else None
+    desired = plan_wireguard(params, public_key, implementation)
+    problems = find_conflicts(desired, reading.foreign_routes)
+    if problems:
+        raise WgError("; ".join(problems), problems)
+    changes = diff_wireguard(desired, before)
+    if _creates_device(changes):
+        probe = probe_host(
+            host.commands, userspace=params.userspace, wireguard_go=params.wireguard_go
+        )
+        if probe.implementation is None:
+            raise WgError(f"device: cannot create {params.device}: {probe.missing}")
+        implementation = probe.implementation
+        desired = plan_wireguard(params, public_key, implementation)
+        changes = diff_wireguard(desired, before)  # the device's attributes depend on it
+    if check_mode or not changes:
+        return Result(changes, before, desired if changes else before, public_key)
+    apply_wireguard(host, params, changes, implementation, before)
+    after = read_wireguard(host, params, names).state
+    left = diff_wireguard(desired, after)
+    if left:
+        raise WgError(
+            f"{params.device} still differs from the plan after applying the changes: "
+            + "; ".join(f"{c.op} {c.kind} {c.key} ({c.reason})" for c in left)
+        )
+    return Result(changes, before, after, public_key)
+
+
+def _creates_device(changes: Sequence[Change]) -> bool:
+    return any(
+        c.kind == "link" and (c.op == ADD or (c.op == REPLACE and c.spec.get("recreate")))
+        for c in changes
+    )
+
+
+# --- apply -----------------------------------------------------------------------------
+
+
+def apply_wireguard(
+    host: WgHost,
+    params: WgParams,
+    changes: Sequence[Change],
+    implementation: str | None,
+    before: WgState,
+) -> None:
+    """Run `changes` (diff_wireguard's order). Consecutive peer changes are one `wg set`."""
+    ifname = params.device
+    peers: list[Change] = []
+    for index, change in enumerate(changes):
+        if change.kind == "peer":
+            peers.append(change)
+            following = changes[index + 1] if index + 1 < len(changes) else None
+            if following is None or following.kind != "peer":
+                _apply_peers(host, params, peers)
+                peers = []
+        elif change.kind == "link":
+            _apply_link(host, params, change, implementation, before)
+        elif change.kind == "wg":
+            _apply_interface(host, params, change)
+        elif change.kind == "addr":
+            verb = "del" if change.op == DELETE else "add"
+            host.commands.ip("addr", verb, change.key, "dev", ifname)
+        elif change.kind == "route":
+            _apply_route(host, ifname, change)
+
+
+def _apply_link(
+    host: WgHost,
+    params: WgParams,
+    change: Change,
+    implementation: str | None,
+    before: WgState,
+) -> None:
+    ifname, spec = params.device, change.spec
+    if change.op == DELETE or spec.get("recreate"):
+        _delete_link(host, params, before)
+        if change.op == DELETE:
+            return
+    if change.op == ADD or spec.get("recreate"):
+        if implementation == KERNEL:
+            host.commands.ip(
+                "link", "add", "dev", ifname, "mtu", str(spec["mtu"]), "txqueuelen", "0",
+                "type", "wireguard",
+            )  # fmt: skip
+        else:
+            start_wireguard_go(host.commands, params.wireguard_go, ifname)
+        changed = ["mtu", "txqlen", "up"]
+    else:
+        changed = spec["changed"]
+    words = []
+    if "mtu" in changed:
+        words += ["mtu", str(spec["mtu"])]
+    if "txqlen" in changed:
+        words += ["txqueuelen", str(spec["txqlen"])]
+    if "up" in changed:
+        words.append("up")
+    if words:
+        host.commands.ip("link", "set", "dev", ifname, *words)
+
+
+def _delete_link(host: WgHost, params: WgParams, before: WgState) -> None:
+    """Delete the device; for wireguard-go, also see its process and socket gone."""
+    ifname = params.device
+    userspace = before.link is not None and before.link.implementation == USERSPACE
+    pids = find_wireguard_go(ifname, params.wireguard_go) if userspace else []
+    host.commands.ip("link", "del", "dev", ifname)
+    if userspace:
+        stop_wireguard_go(ifname, params.wireguard_go, pids)
+
+
+def _apply_interface(host: WgHost, params: WgParams, change: Change) -> None:
+    assert params.key_file is not None
+    words = []
+    changed = change.spec["changed"]
+    if "public_key" in changed:
+        words += ["private-key", params.key_file]
+    if "listen_port" in changed:
+        words += ["listen-port", str(change.spec["listen_port"])]
+    if "fwmark" in changed:
+        words += ["fwmark", str(change.spec["fwmark"])]
+    host.commands.wg("set", params.device, *words)
+
+
+def _apply_peers(host: WgHost, params: WgParams, changes: Sequence[Change]) -> None:
+    with _psk_file(params.psk) as psk_path:
+        words = []
+        for change in changes:
+            words += ["peer", change.key]
+            if change.op == DELETE:
+                words.append("remove")
+                continue
+            spec = change.spec
+            words += [
+                "endpoint",
+                spec["endpoint"],
+                "persistent-keepalive",
+                str(spec["persistent_keepalive"]),
+                "allowed-ips",
+                ",".join(spec["allowed_ips"]),
+                # /dev/null is wg's way to clear a preshared key.
+                "preshared-key",
+                psk_path if spec["psk"] == PSK_SET and psk_path else os.devnull,
+            ]
+        host.commands.wg("set", params.device, *words)
+
+
+@contextlib.contextmanager
+def _psk_file(psk: Secret | None) -> Iterator[str | None]:
+    """A 0600 temporary file holding the PSK for `wg set` (which reads keys from files),
+    removed afterwards. mkstemp creates files 0600 under any umask."""
+    if psk is None:
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix="podnet-wg-")
+    try:
+        os.write(fd, psk.reveal().encode("ascii"))
+        os.close(fd)
+        fd = -1
+        yield path
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.unlink(path)
+
+
+def _apply_route(host: WgHost, ifname: str, change: Change) -> None:
+    spec = change.spec
+    family, metric = spec["family"], spec["metric"]
+    words = [f"-{family}", "route"]
+    words.append("del" if change.op == DELETE else "replace")
+    words += [spec["dst"], "dev", ifname]
+    if family == 4 and change.op != DELETE:  # IPv6 routes have no scope (always universe)
+        words += ["scope", spec["scope"]]
+    words += ["proto", "boot"]
+    if metric != DEFAULT_METRIC[family]:
+        words += ["metric", str(metric)]
+    host.commands.ip(*words)
