@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .hostgw_input import AF_INET, HostGwParams, HostGwPeer
 from .ipnet import Cidr, parse_cidr, parse_ip
-from .rtnl_wire import RT_TABLE_MAIN, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT, RouteMsg
+from .rtnl_wire import RT_TABLE_MAIN, RTN_UNICAST, RTNH_F_ONLINK, RouteMsg
 from .vxlan_state import Route, default_priority, route_key
 
 RT_SCOPE_UNIVERSE = 0
@@ -32,20 +32,6 @@ class TableMain:
     foreign: dict[str, RouteMsg]
 
 
-def is_owned(msg: RouteMsg) -> bool:
-    """The route class podnet owns, given a dst inside the network: see the module note.
-
-    A multipath or nexthop-object route has no single gateway, so it is someone else's.
-    """
-    return (
-        msg.table == RT_TABLE_MAIN
-        and msg.proto == RTPROT_BOOT
-        and msg.gateway is not None
-        and not msg.flags & RTNH_F_ONLINK
-        and not msg.multipath
-    )
-
-
 def split_table_main(main: Iterable[RouteMsg], network: Cidr) -> TableMain:
     """Owned and foreign routes with a dst inside `network` (prefix at least as long).
 
@@ -57,7 +43,7 @@ def split_table_main(main: Iterable[RouteMsg], network: Cidr) -> TableMain:
         if msg.table != RT_TABLE_MAIN or not parse_cidr(msg.dst).subnet_of(network):
             continue
         key = route_key(msg.dst, msg.priority, msg.family)
-        (owned if is_owned(msg) else foreign)[key] = msg
+        (owned if msg.is_direct_route else foreign)[key] = msg
     return TableMain(owned, foreign)
 
 

@@ -177,11 +177,8 @@ def _split_routes(
             msg.scope,
             msg.type,
         )
-        mine = (
-            msg.proto == RTPROT_BOOT
-            and not msg.multipath
-            and (route.dev is not None or (msg.gateway is not None and not route.onlink))
-        )
+        on_device = route.dev is not None and msg.proto == RTPROT_BOOT and not msg.multipath
+        mine = on_device or msg.is_direct_route
         key = route_key(msg.dst, msg.priority, family)
         if mine:
             owned[key] = route
