@@ -27,13 +27,14 @@ NODES ?= $(if $(filter routed,$(TOPOLOGY)),4,3)
 LAB := $(BIN)/python tests/lab/lab.py
 
 .PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
-	bench-apply clean
+	bench-apply bench-dataplane clean
 
 help:
 	@echo "make lab       build the namespace lab, run site.yml on it, attach pods, check (root)"
 	@echo "make test      bootstrap, then: $(TEST_STEPS)"
 	@echo "make bootstrap install Debian packages and the .venv (idempotent)"
 	@echo "make lint | unit | kernel | integration | bench | bench-apply | lab-down | clean"
+	@echo "make bench-dataplane  pod-to-pod throughput and latency per backend on a routed lab (root)"
 
 bootstrap: $(VENV)/.stamp-pip $(VENV)/ansible_collections/podnet/fabric
 
@@ -104,6 +105,11 @@ bench: bootstrap
 
 bench-apply: bootstrap
 	$(BIN)/python tests/bench/bench_apply.py
+
+# Builds its own routed lab unless one is up (then re-converges it to the inventory's
+# net-conf.json afterwards); runs site.yml once per backend.
+bench-dataplane: bootstrap
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tests/bench/bench_dataplane.py
 
 clean:
 	rm -rf $(VENV) build dist library/*.egg-info .mypy_cache .ruff_cache .pytest_cache \
