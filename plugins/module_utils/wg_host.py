@@ -35,6 +35,10 @@ from .wg_probe import KERNEL, USERSPACE, probe_host
 from .wg_state import (
     DEFAULT_METRIC,
     PSK_SET,
+    Interface,
+    Link,
+    Peer,
+    Route,
     WgState,
     parse_addresses,
     parse_dump,
@@ -77,28 +81,25 @@ class Result:
 
 
 def read_wireguard(host: WgHost, params: WgParams, names: dict[str, str]) -> Reading:
-    """The device and what is on it; `names`: public key -> peer name, for messages."""
+    """The device and what is on it; `names`: public key -> peer name, for messages.
+
+    Table main is read even when there is no device: a foreign route in a planned slot
+    must stop the run before the device is created.
+    """
     ifname = params.device
-    rc, out, err = host.commands.run("ip", "-d", "-j", "link", "show", "dev", ifname, check=False)
-    if rc != 0:
-        if "does not exist" not in err:
-            raise WgError(f"ip link show dev {ifname} failed (exit {rc}): {err.strip()}")
-        return Reading(WgState(ifname))
-    kind, link = parse_link(out)
-    implementation = None
-    if kind == "wireguard":
-        implementation = KERNEL
-    elif kind == "tun" and host.exists(socket_path(ifname)):
-        implementation = USERSPACE
-    link = replace(link, implementation=implementation)
+    link = _read_link(host, ifname)
     if params.state != "present":
         return Reading(WgState(ifname, link))  # everything else goes with the device
-    interface, peers = None, {}
-    if implementation is not None:
-        interface, peers = parse_dump(host.commands.wg("show", ifname, "dump"), params.psk)
-        peers = {key: replace(peer, name=names.get(key, "")) for key, peer in peers.items()}
-    addresses = parse_addresses(host.commands.ip("-j", "addr", "show", "dev", ifname))
-    routes, foreign = {}, {}
+    interface: Interface | None = None
+    peers: dict[str, Peer] = {}
+    addresses: tuple[str, ...] = ()
+    if link is not None:
+        if link.implementation is not None:
+            interface, peers = parse_dump(host.commands.wg("show", ifname, "dump"), params.psk)
+            peers = {key: replace(peer, name=names.get(key, "")) for key, peer in peers.items()}
+        addresses = parse_addresses(host.commands.ip("-j", "addr", "show", "dev", ifname))
+    routes: dict[str, Route] = {}
+    foreign: dict[str, str] = {}
     for family in (4, 6):
         text = host.commands.ip("-d", "-j", f"-{family}", "route", "show", "table", "main")
         owned, others = parse_routes(text, family, ifname)
@@ -106,6 +107,23 @@ def read_wireguard(host: WgHost, params: WgParams, names: dict[str, str]) -> Rea
         foreign.update(others)
     state = WgState(ifname, link, interface, addresses, peers, routes)
     return Reading(state, foreign)
+
+
+def _read_link(host: WgHost, ifname: str) -> Link | None:
+    """The device, None when there is none; its implementation from its kind (a TUN is
+    wireguard-go's when wireguard-go's socket for it exists)."""
+    rc, out, err = host.commands.run("ip", "-d", "-j", "link", "show", "dev", ifname, check=False)
+    if rc != 0:
+        if "does not exist" in err:
+            return None
+        raise WgError(f"ip link show dev {ifname} failed (exit {rc}): {err.strip()}")
+    kind, link = parse_link(out)
+    implementation = None
+    if kind == "wireguard":
+        implementation = KERNEL
+    elif kind == "tun" and host.exists(socket_path(ifname)):
+        implementation = USERSPACE
+    return replace(link, implementation=implementation)
 
 
 def own_public_key(host: WgHost, params: WgParams, check_mode: bool) -> str | None:
@@ -145,7 +163,10 @@ def reconcile_wireguard(host: WgHost, params: WgParams, check_mode: bool) -> Res
     changes = diff_wireguard(desired, before)
     if _creates_device(changes):
         probe = probe_host(
-            host.commands, userspace=params.userspace, wireguard_go=params.wireguard_go
+            host.commands,
+            userspace=params.userspace,
+            wireguard_go=params.wireguard_go,
+            exists=host.exists,
         )
         if probe.implementation is None:
             raise WgError(f"device: cannot create {params.device}: {probe.missing}")
@@ -217,13 +238,15 @@ def _apply_link(
             return
     if change.op == ADD or spec.get("recreate"):
         if implementation == KERNEL:
+            # flanneld's RTM_NEWLINK: kind wireguard with the MTU and txqueuelen 0.
             host.commands.ip(
-                "link", "add", "dev", ifname, "mtu", str(spec["mtu"]), "txqueuelen", "0",
-                "type", "wireguard",
+                "link", "add", "dev", ifname, "mtu", str(spec["mtu"]), "txqueuelen",
+                str(spec["txqlen"]), "type", "wireguard",
             )  # fmt: skip
-        else:
+            changed = ["up"]
+        else:  # wireguard-go makes its TUN with its own MTU (1420)
             start_wireguard_go(host.commands, params.wireguard_go, ifname)
-        changed = ["mtu", "txqlen", "up"]
+            changed = ["mtu", "txqlen", "up"]
     else:
         changed = spec["changed"]
     words = []

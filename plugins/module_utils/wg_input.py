@@ -66,7 +66,7 @@ def validate_params(args: Mapping[str, Any]) -> WgParams:
     """
     problems: list[str] = []
     state = args.get("state") or "present"
-    device = _device(problems, args.get("device"))
+    device = _device(problems, args.get("device", "flannel-wg"))
     common = {
         "userspace": bool(args.get("userspace")),
         "wireguard_go": str(args.get("wireguard_go") or "wireguard-go"),
@@ -93,7 +93,7 @@ def validate_params(args: Mapping[str, Any]) -> WgParams:
     psk = args.get("psk")
     if psk not in (None, "") and not is_wireguard_key(psk):
         problems.append(f"psk: the value given (not shown: it is secret) is not {KEY_RULE}")
-    peers = _peers(problems, args.get("peers") or [], addresses)
+    peers = _peers(problems, args.get("peers") or [])
     if problems:
         raise WgInputError(problems)
     assert listen_port is not None and mtu is not None and keepalive is not None
@@ -207,11 +207,9 @@ def parse_endpoint(text: str) -> str:
     return f"[{canonical}]:{int(port)}" if version == 6 else f"{canonical}:{int(port)}"
 
 
-def _peers(
-    problems: list[str], raw: Iterable[Any], addresses: tuple[str, ...]
-) -> tuple[PeerParams, ...]:
+def _peers(problems: list[str], raw: Iterable[Any]) -> tuple[PeerParams, ...]:
     peers: list[PeerParams] = []
-    cidrs_of: dict[str, tuple[Cidr, ...]] = {}
+    cidrs_of: list[tuple[str, tuple[Cidr, ...]]] = []
     for index, item in enumerate(raw):
         where = f"peers[{index}]"
         if not isinstance(item, Mapping):
@@ -238,10 +236,10 @@ def _peers(
         cidrs = _cidrs(problems, f"{where}.allowed_ips", item.get("allowed_ips") or [])
         if len(problems) > before:
             continue
-        cidrs_of[str(item["name"])] = cidrs
+        cidrs_of.append((str(item["name"]), cidrs))
         peers.append(PeerParams(str(item["name"]), key, endpoint, tuple(str(c) for c in cidrs)))
     _check_unique(problems, peers)
-    _check_overlaps(problems, cidrs_of, addresses)
+    _check_overlaps(problems, cidrs_of)
     return tuple(peers)
 
 
@@ -258,14 +256,12 @@ def _check_unique(problems: list[str], peers: Sequence[PeerParams]) -> None:
                 seen[value] = peer.name
 
 
-def _check_overlaps(
-    problems: list[str], cidrs_of: Mapping[str, tuple[Cidr, ...]], addresses: tuple[str, ...]
-) -> None:
+def _check_overlaps(problems: list[str], cidrs_of: Sequence[tuple[str, tuple[Cidr, ...]]]) -> None:
     """WireGuard routes a packet to the one peer whose allowed IPs hold its destination, so
-    two peers may not share addresses (the later one would silently take them over), and
-    this node's own address must not be a peer's. A sorted sweep: O(n log n)."""
+    two peers may not share addresses (the later one would silently take them over). A
+    sorted sweep: O(n log n)."""
     spans = sorted(
-        ((cidr, name) for name, cidrs in cidrs_of.items() for cidr in cidrs),
+        ((cidr, name) for name, cidrs in cidrs_of for cidr in cidrs),
         key=lambda item: _order(item[0]),
     )
     previous: tuple[Cidr, str] | None = None
@@ -279,11 +275,28 @@ def _check_overlaps(
                 )
                 continue
         previous = (cidr, name)
-    for address in addresses:
-        version, value, _text = parse_ip(address.partition("/")[0])
-        for cidr, name in spans:
-            if cidr.version == version and cidr.contains(value):
-                problems.append(
-                    f"peers[{name}].allowed_ips: {cidr} holds this node's own address "
-                    f"{address}: two nodes share a subnet"
-                )
+
+
+def own_address_problems(addresses: Sequence[str], peers: Iterable[PeerParams]) -> list[str]:
+    """Peers whose allowed IPs hold one of this node's addresses: two nodes with one subnet.
+
+    Checked once this node is known (by its key) and left out of `peers`: the fleet's peer
+    table lists this node too, with the subnet its address comes from.
+
+    >>> p = PeerParams("node2", "K", "192.0.2.12:1", ("10.244.1.0/24",))
+    >>> own_address_problems(["10.244.1.0/32"], [p])  # doctest: +NORMALIZE_WHITESPACE
+    ["peers[node2].allowed_ips: 10.244.1.0/24 holds this node's own address 10.244.1.0/32:
+      two nodes share a subnet"]
+    """
+    problems = []
+    for peer in peers:
+        for text in peer.allowed_ips:
+            cidr = parse_cidr(text)
+            for address in addresses:
+                version, value, _text = parse_ip(address.partition("/")[0])
+                if cidr.version == version and cidr.contains(value):
+                    problems.append(
+                        f"peers[{peer.name}].allowed_ips: {cidr} holds this node's own address "
+                        f"{address}: two nodes share a subnet"
+                    )
+    return problems

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .wg_input import WgParams
+from .wg_input import WgInputError, WgParams, own_address_problems
 from .wg_probe import KERNEL, USERSPACE
 from .wg_state import (
     DEFAULT_METRIC,
@@ -47,10 +47,15 @@ def plan_wireguard(
     kernel's values are planned). state=absent wants nothing.
 
     A peer whose public key is this node's own is this node and is skipped, so a role may
-    pass the fleet's whole peer table.
+    pass the fleet's whole peer table. Raises WgInputError for a peer that holds this
+    node's address (only checkable once this node is known).
     """
     if params.state != "present":
         return WgState(params.device)
+    others = [peer for peer in params.peers if peer.public_key != public_key]
+    problems = own_address_problems(params.addresses, others)
+    if problems:
+        raise WgInputError(problems)
     psk = PSK_SET if params.psk is not None else PSK_NONE
     peers = {
         peer.public_key: Peer(
@@ -61,8 +66,7 @@ def plan_wireguard(
             psk,
             peer.name,
         )
-        for peer in params.peers
-        if peer.public_key != public_key
+        for peer in others
     }
     routes = {}
     for network in params.routes:

@@ -48,6 +48,7 @@ class WgNode:
     home: Path  # the node's files (key file, command log) live below here
     holder: subprocess.Popen[bytes] | None = None
     outputs: list[str] = field(default_factory=list)  # every module's stdout + stderr
+    secrets: set[str] = field(default_factory=set)  # every private key its key file held
 
     @property
     def name(self) -> str:
@@ -87,11 +88,20 @@ class WgNode:
         payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
         done = self.run(PYTHON, "-m", f"plugins.modules.{name}", payload, check=False, env=env)
         self.outputs.append(done.stdout + done.stderr)
+        self._remember_key()
         try:
             result: dict[str, Any] = json.loads(done.stdout)
         except json.JSONDecodeError:
             raise AssertionError(f"no JSON from {name}: {done.stdout}{done.stderr}") from None
         return result
+
+    def _remember_key(self) -> None:
+        try:
+            text = self.key_file.read_text().strip()
+        except FileNotFoundError:
+            return
+        if text:
+            self.secrets.add(text)
 
     def wg_dump(self) -> str:
         return self.run("wg", "show", "flannel-wg", "dump").stdout
