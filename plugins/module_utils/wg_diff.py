@@ -20,7 +20,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from .changes import ADD, DELETE, REPLACE, Change, field_reasons
-from .wg_state import Interface, Link, Peer, Route, WgState
+from .wg_state import NONE_WORD, Interface, Link, Peer, Route, WgState
 
 LEFT = "not in the plan (peer left the inventory)"
 NOT_PLANNED_ADDRESS = "not in the plan (every address of the device is podnet's)"
@@ -82,7 +82,7 @@ def _diff_link(want: Link, have: Link | None) -> Change | None:
             f"{want.ifname} exists but is not a WireGuard device: re-create",
             spec,
         )
-    reasons = field_reasons(_compared(want), _compared(have))
+    reasons = _reasons(_compared(want), _compared(have))
     if not reasons:
         return None
     spec["recreate"] = False
@@ -99,7 +99,7 @@ def _diff_interface(ifname: str, want: Interface | None, have: Interface | None)
     fresh = {"public_key": None, "listen_port": None, "fwmark": 0}
     current = asdict(have) if have is not None else fresh
     wanted = asdict(want)
-    reasons = field_reasons(wanted, current)
+    reasons = _reasons(wanted, current)
     changed = [name for name, value in wanted.items() if current.get(name) != value]
     if not changed:
         return None
@@ -130,7 +130,7 @@ def _diff_peers(
         if current is None:
             adds.append(Change(ADD, "peer", key, f"peer {peer.name}: {why_missing}", _plain(peer)))
         elif current != peer:
-            reasons = ", ".join(field_reasons(_compared(peer), _compared(current)))
+            reasons = ", ".join(_reasons(_compared(peer), _compared(current)))
             adds.append(Change(REPLACE, "peer", key, f"peer {peer.name}: {reasons}", _plain(peer)))
     return deletes, adds
 
@@ -149,7 +149,7 @@ def _diff_routes(
         if current is None:
             adds.append(Change(ADD, "route", key, why_missing, _plain(route)))
         elif current != route:
-            reasons = ", ".join(field_reasons(_compared(route), _compared(current)))
+            reasons = ", ".join(_reasons(_compared(route), _compared(current)))
             adds.append(Change(REPLACE, "route", key, reasons, _plain(route)))
     return deletes, adds
 
@@ -161,3 +161,21 @@ def _plain(obj: Any) -> dict[str, Any]:
 def _compared(obj: Any) -> dict[str, Any]:
     """The fields podnet manages (names and implementations only label things)."""
     return {f.name: getattr(obj, f.name) for f in fields(obj) if f.compare}
+
+
+def _reasons(wanted: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """field_reasons in wg's words: lists joined with commas, nothing as `(none)`.
+
+    >>> _reasons({"allowed_ips": ("10.244.2.0/24",)}, {"allowed_ips": ()})
+    ['allowed_ips: (none) vs 10.244.2.0/24']
+    """
+    return field_reasons(_shown(wanted), _shown(current))
+
+
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    def show(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return ",".join(value) or NONE_WORD
+        return NONE_WORD if value is None else value
+
+    return {name: show(value) for name, value in values.items()}

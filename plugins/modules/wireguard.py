@@ -317,6 +317,8 @@ def main() -> None:
         result = reconcile_wireguard(host, params, check_mode=module.check_mode)
     except WgError as exc:
         module.fail_json(msg=str(exc), problems=exc.problems)
+    except OSError as exc:  # a file podnet reads or writes (key file, PSK file, /proc)
+        module.fail_json(msg=f"{exc.filename or params.device}: {exc.strerror}")
     after = result.after.link
     output = {
         "changed": bool(result.changes),

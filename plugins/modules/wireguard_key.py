@@ -58,8 +58,8 @@ attributes:
       key would be created or rotated (it does not exist yet).
   diff_mode:
     support: full
-    details: One line before and after, e.g. C(key file - absent) then C(key file - present
-      (public key ...)). Never the private key.
+    details: "One line before and after, e.g. C(key file: absent) then C(key file: present
+      (public key ...)). Never the private key."
   platform:
     platforms: linux
 requirements:
@@ -148,7 +148,7 @@ changes:
       description: The key file's path.
       type: str
     reason:
-      description: Why, e.g. V(missing), V(mode - 0644 vs 0600), V(state=rotated - a new key).
+      description: "Why, e.g. V(missing), V(mode: 0644 vs 0600), V(state=rotated: a new key)."
       type: str
   sample:
     - op: add

@@ -248,7 +248,7 @@ def test_new_device_everything_in_build_order() -> None:
     assert listing(diff_wireguard(state(), WgState("flannel-wg"))) == [
         ("add", "link", "flannel-wg", "missing"),
         ("add", "wg", "flannel-wg",
-         f"private key (its public key): None vs {OWN}, listen_port: None vs 51820"),
+         f"private key (its public key): (none) vs {OWN}, listen_port: (none) vs 51820"),
         ("add", "addr", "10.244.1.0/32", "flannel-wg is new"),
         ("add", "peer", KEY2, "peer node2: flannel-wg is new"),
         ("add", "route", "10.244.0.0/16", "flannel-wg is new"),
@@ -339,12 +339,20 @@ def test_view_shows_peers_by_key_and_no_secret() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "module",
-    ["wg_keys", "wg_commands", "wg_probe", "wg_input", "wg_state", "wg_plan", "wg_keystate",
-     "wg_userspace"],
-    ids=lambda m: m,
-)  # fmt: skip
+DOCTESTED = [
+    "wg_keys",
+    "wg_commands",
+    "wg_probe",
+    "wg_input",
+    "wg_state",
+    "wg_plan",
+    "wg_diff",
+    "wg_keystate",
+    "wg_userspace",
+]
+
+
+@pytest.mark.parametrize("module", DOCTESTED, ids=lambda m: m)
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"plugins.module_utils.{module}"))
     assert result.failed == 0

@@ -216,8 +216,8 @@ def test_missing_key_file_fails_unless_check_mode(tmp_path: Path) -> None:
         reconcile_wireguard(host_of(fake), params, False)
     planned = reconcile_wireguard(host_of(fake), params, True)
     assert planned.changes[1].reason == (
-        "private key (its public key): None vs (key_file does not exist yet), "
-        "listen_port: None vs 51820"
+        "private key (its public key): (none) vs (key_file does not exist yet), "
+        "listen_port: (none) vs 51820"
     )
 
 
