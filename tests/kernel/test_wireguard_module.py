@@ -1,8 +1,8 @@
 """podnet.fabric.wireguard and wireguard_key as Ansible runs them (their main(), arguments
-as JSON), on two throwaway nodes joined by a veth on 192.0.2.0/24, with wireguard-go (this
-machine's kernel has no WireGuard; where one has, the modules would use it and these
-tests still pass through `userspace: true`... except that the implementation asserted is
-then `kernel`, see IMPLEMENTATION).
+as JSON; one test through ansible-playbook -vvvv), on throwaway nodes joined by a veth on
+192.0.2.0/24. This machine's kernel has no WireGuard, so the modules run wireguard-go
+(`userspace: true`); on a kernel with WireGuard they would use it, and IMPLEMENTATION
+says which one the assertions expect.
 
 Every module output of every test is searched for every private key and PSK the test
 has seen (fixture teardown), and teardown fails if a wireguard-go outlives its device.
@@ -16,12 +16,20 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from wg_nodes import WgNode, logging_wrappers, make_nodes, remove_nodes, wireguard_go_in
+from wg_nodes import (
+    REPO,
+    WgNode,
+    logging_wrappers,
+    make_nodes,
+    remove_nodes,
+    wireguard_go_in,
+)
 
 NETWORK = "10.244.0.0/16"
 # What `wg` and `ip` may run when nothing needs to change: reads only.
@@ -440,3 +448,64 @@ def test_bad_input_fails_naming_each_problem_before_any_change(
     ]
     duplicate = node.module("wireguard", {**wg_args(node, []), "peers": twice})
     assert duplicate["problems"] == [f"peers[c].public_key: {good} is also peers[b]'s"]
+
+
+PLAYBOOK = """
+- name: WireGuard on one test node
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Key ({state})
+      podnet.fabric.wireguard_key:
+        key_file: "{key_file}"
+        state: {state}
+        userspace: true
+    - name: Device
+      podnet.fabric.wireguard:
+        key_file: "{key_file}"
+        userspace: true
+        addresses: [10.244.1.0/32]
+        routes: [10.244.0.0/16]
+        psk: "{psk}"
+        peers:
+          - name: node2
+            public_key: pS4PnNzefPGULya/EEHx3/P2O+fjWEDQf6VpcgJzyHI=
+            endpoint: 192.0.2.12:51820
+            allowed_ips: [10.244.2.0/24]
+"""
+
+
+def test_ansible_playbook_vvvv_diff_output_holds_no_secret(
+    node: WgNode, tmp_path: Path, secrets: set[str]
+) -> None:
+    """The modules under ansible-playbook -vvvv --diff: creation, then rotation."""
+    assert node.holder is not None
+    interpreter = tmp_path / "python"  # ansible quotes an interpreter as one word
+    interpreter.write_text(
+        f"#!/bin/sh\nexec nsenter --target={node.holder.pid} --net --mount "
+        f'--wd="${{PWD:-/}}" -- {sys.executable} "$@"\n'
+    )
+    interpreter.chmod(0o755)
+    psk = subprocess.run(["wg", "genpsk"], capture_output=True, text=True, check=True).stdout
+    secrets.add(psk.strip())
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+    }
+    outputs = []
+    for state in ("present", "rotated"):
+        play = tmp_path / f"{state}.yml"
+        play.write_text(PLAYBOOK.format(key_file=node.key_file, state=state, psk=psk.strip()))
+        done = subprocess.run(
+            [str(bin_dir / "ansible-playbook"), "-vvvv", "--diff", "-i", "localhost,",
+             "-c", "local", "-e", f"ansible_python_interpreter={interpreter}", str(play)],
+            capture_output=True, text=True, check=False, env=env, cwd=REPO,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in done.stdout  # the PSK, masked
+        node.secrets.add(node.key_file.read_text().strip())
+        outputs.append(done.stdout + done.stderr)
+    assert len(node.secrets) == 2  # one key per run: rotation happened
+    node.outputs.extend(outputs)  # searched for every key and the PSK at teardown
