@@ -45,28 +45,29 @@ def diff_wireguard(desired: WgState, actual: WgState) -> list[Change]:
     have = WgState(ifname) if fresh else actual
     why_missing = "missing" if not fresh else f"{ifname} is new"
 
-    deletes: list[Change] = []
-    adds: list[Change] = []
     route_deletes, route_adds = _diff_routes(desired.routes, have.routes, why_missing)
     peer_deletes, peer_adds = _diff_peers(desired.peers, have.peers, why_missing)
-    deletes = route_deletes + peer_deletes
-    deletes += [
+    address_deletes = [
         Change(DELETE, "addr", key, NOT_PLANNED_ADDRESS, {"address": key})
         for key in have.addresses
         if key not in desired.addresses
     ]
-    adds += [
+    address_adds = [
         Change(ADD, "addr", key, why_missing, {"address": key})
         for key in desired.addresses
         if key not in have.addresses
     ]
     wg_change = _diff_interface(ifname, desired.interface, have.interface)
-    ordered = [*deletes]
-    if link_change is not None:
-        ordered.append(link_change)
-    if wg_change is not None:
-        ordered.append(wg_change)
-    return ordered + adds + peer_adds + route_adds
+    device = [change for change in (link_change, wg_change) if change is not None]
+    return [
+        *route_deletes,
+        *peer_deletes,
+        *address_deletes,
+        *device,
+        *address_adds,
+        *peer_adds,
+        *route_adds,
+    ]
 
 
 def _diff_link(want: Link, have: Link | None) -> Change | None:

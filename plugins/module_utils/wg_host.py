@@ -7,8 +7,8 @@ Everything goes through `ip` and `wg` (wg is needed anyway: it is the one tool t
 to both the kernel module and wireguard-go's UAPI socket; pyroute2 knows only the kernel
 module). A read is a fixed number of commands whatever the fleet size: `ip -d -j link
 show`, `ip -j addr show`, `wg show <dev> dump`, `ip -d -j route show table main` per
-family, plus `wg pubkey` for the node's own key. Writes are batched the same way: all peer
-changes are one `wg set`. An unchanged run runs only those reads.
+family, plus `wg pubkey` for the node's own key. Writes are batched too: consecutive peer
+changes go to one `wg set` (per thousand peers). An unchanged run runs only those reads.
 
 Secrets: the private key goes to `wg set ... private-key <key_file>` by path and to `wg
 pubkey` on stdin; the PSK through a 0600 temporary file, deleted afterwards; both are
@@ -28,7 +28,7 @@ from .changes import ADD, DELETE, REPLACE, Change
 from .wg_commands import Commands
 from .wg_diff import diff_wireguard
 from .wg_input import WgParams
-from .wg_keyfile import public_key_of, read_key_file
+from .wg_keyfile import public_key_of, read_key_file, require_key
 from .wg_keys import Secret, WgError
 from .wg_plan import find_conflicts, plan_wireguard
 from .wg_probe import KERNEL, USERSPACE, probe_host
@@ -46,6 +46,10 @@ from .wg_state import (
     parse_routes,
 )
 from .wg_userspace import find_wireguard_go, socket_path, start_wireguard_go, stop_wireguard_go
+
+# A peer costs about 200 bytes of arguments; 1,000 per `wg set` keeps each call far below
+# the kernel's limit on a command line (ARG_MAX, 2 MiB with the default 8 MiB stack).
+PEERS_PER_CALL = 1000
 
 
 class WgHost:
@@ -137,8 +141,9 @@ def own_public_key(host: WgHost, params: WgParams, check_mode: bool) -> str | No
             f"key_file: {params.key_file} does not exist; create it first with "
             "podnet.fabric.wireguard_key (state=present)"
         )
-    host.hide(found.key.reveal())
-    return public_key_of(host.commands, found.key)
+    key = require_key(found, params.key_file)
+    host.hide(key.reveal())
+    return public_key_of(host.commands, key)
 
 
 # --- the whole run ---------------------------------------------------------------------
@@ -284,26 +289,32 @@ def _apply_interface(host: WgHost, params: WgParams, change: Change) -> None:
 
 
 def _apply_peers(host: WgHost, params: WgParams, changes: Sequence[Change]) -> None:
+    """`wg set <dev> peer ... peer ...`, PEERS_PER_CALL peers per call."""
     with _psk_file(params.psk) as psk_path:
-        words = []
-        for change in changes:
-            words += ["peer", change.key]
-            if change.op == DELETE:
-                words.append("remove")
-                continue
-            spec = change.spec
-            words += [
-                "endpoint",
-                spec["endpoint"],
-                "persistent-keepalive",
-                str(spec["persistent_keepalive"]),
-                "allowed-ips",
-                ",".join(spec["allowed_ips"]),
-                # /dev/null is wg's way to clear a preshared key.
-                "preshared-key",
-                psk_path if spec["psk"] == PSK_SET and psk_path else os.devnull,
-            ]
-        host.commands.wg("set", params.device, *words)
+        for start in range(0, len(changes), PEERS_PER_CALL):
+            words = []
+            for change in changes[start : start + PEERS_PER_CALL]:
+                words += _peer_words(change, psk_path)
+            host.commands.wg("set", params.device, *words)
+
+
+def _peer_words(change: Change, psk_path: str | None) -> list[str]:
+    if change.op == DELETE:
+        return ["peer", change.key, "remove"]
+    spec = change.spec
+    return [
+        "peer",
+        change.key,
+        "endpoint",
+        spec["endpoint"],
+        "persistent-keepalive",
+        str(spec["persistent_keepalive"]),
+        "allowed-ips",
+        ",".join(spec["allowed_ips"]),
+        # /dev/null is wg's way to clear a preshared key.
+        "preshared-key",
+        psk_path if spec["psk"] == PSK_SET and psk_path else os.devnull,
+    ]
 
 
 @contextlib.contextmanager

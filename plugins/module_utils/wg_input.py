@@ -67,14 +67,12 @@ def validate_params(args: Mapping[str, Any]) -> WgParams:
     problems: list[str] = []
     state = args.get("state") or "present"
     device = _device(problems, args.get("device", "flannel-wg"))
-    common = {
-        "userspace": bool(args.get("userspace")),
-        "wireguard_go": str(args.get("wireguard_go") or "wireguard-go"),
-    }
+    userspace = bool(args.get("userspace"))
+    wireguard_go = str(args.get("wireguard_go") or "wireguard-go")
     if state == "absent":  # only the device matters: the rest describes a device that stays
         if problems:
             raise WgInputError(problems)
-        return WgParams(state=state, device=device, **common)  # type: ignore[arg-type]
+        return WgParams(state, device, userspace=userspace, wireguard_go=wireguard_go)
 
     key_file = args.get("key_file")
     if not key_file:
@@ -107,8 +105,9 @@ def validate_params(args: Mapping[str, Any]) -> WgParams:
         routes=routes,
         psk=Secret(psk) if psk else None,
         persistent_keepalive=keepalive,
+        userspace=userspace,
+        wireguard_go=wireguard_go,
         peers=peers,
-        **common,  # type: ignore[arg-type]
     )
 
 

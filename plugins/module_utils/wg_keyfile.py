@@ -26,17 +26,14 @@ DIR_MODE = 0o700
 
 @dataclass(frozen=True)
 class KeyFile:
-    """A key file as found: its key (a Secret) and its permission bits."""
+    """A key file as found: its key (None: the file holds no key) and permission bits."""
 
-    key: Secret
+    key: Secret | None
     mode: int
 
 
 def read_key_file(path: str) -> KeyFile | None:
-    """The key in `path`, or None when there is no file.
-
-    Raises WgError (without the file's content) when it is not a key.
-    """
+    """What `path` holds, or None when there is no file. Reading never quotes the content."""
     try:
         with open(path, encoding="ascii", errors="replace") as handle:
             mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
@@ -45,12 +42,17 @@ def read_key_file(path: str) -> KeyFile | None:
         return None
     except OSError as exc:
         raise WgError(f"key_file: cannot read {path}: {exc.strerror}") from None
-    if not is_wireguard_key(text):
+    return KeyFile(Secret(text) if is_wireguard_key(text) else None, mode)
+
+
+def require_key(found: KeyFile, path: str) -> Secret:
+    """The key of a file that must hold one; WgError (without the content) otherwise."""
+    if found.key is None:
         raise WgError(
             f"key_file: {path} does not hold a WireGuard private key ({KEY_RULE}); "
             "move it away or run podnet.fabric.wireguard_key with state=rotated"
         )
-    return KeyFile(Secret(text), mode)
+    return found.key
 
 
 def write_key_file(path: str, key: Secret) -> bool:

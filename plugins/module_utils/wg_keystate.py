@@ -22,6 +22,7 @@ from .wg_keyfile import (
     public_key_of,
     read_key_file,
     remove_key_file,
+    require_key,
     write_key_file,
 )
 
@@ -58,17 +59,21 @@ def plan_key_changes(state: str, path: str, found: KeyFile | None) -> list[Chang
     return []
 
 
-def describe_key(exists: bool, public_key: str | None, mode: int | None = None) -> str:
+def describe_key(
+    exists: bool, public_key: str | None, mode: int | None = None, holds_key: bool = True
+) -> str:
     """One --diff line: `key file: present (public key X)`, never the private key.
 
     >>> describe_key(False, None), describe_key(True, None, 0o644)
     ('key file: absent\\n', 'key file: present (public key not known yet), mode 0644\\n')
+    >>> describe_key(True, None, holds_key=False)
+    'key file: present (not a WireGuard key)\\n'
     """
     if not exists:
         return "key file: absent\n"
-    key = public_key or "not known yet"
+    what = f"public key {public_key or 'not known yet'}" if holds_key else "not a WireGuard key"
     extra = f", mode {mode:04o}" if mode is not None and mode != KEY_MODE else ""
-    return f"key file: present (public key {key}){extra}\n"
+    return f"key file: present ({what}){extra}\n"
 
 
 def reconcile_key(
@@ -79,15 +84,23 @@ def reconcile_key(
     hide: Callable[[str], object] = lambda text: None,
 ) -> KeyResult:
     found = read_key_file(path)
-    can_derive = commands.path("wg") is not None
+    old_public = None
     if found is not None:
-        hide(found.key.reveal())
-    old_public = public_key_of(commands, found.key) if found and can_derive else None
+        # rotated and absent replace or remove whatever the file holds; the others keep it
+        key = require_key(found, path) if state in (QUERY, PRESENT) else found.key
+        if key is not None:
+            hide(key.reveal())
+            if commands.path("wg") is not None:
+                old_public = public_key_of(commands, key)
     changes = plan_key_changes(state, path, found)
     creates = _creates(changes)
     if creates:
         commands.require("wg")  # generating a key needs it: fail before any write
-    before = describe_key(found is not None, old_public, found.mode if found else None)
+    before = (
+        describe_key(True, old_public, found.mode, holds_key=found.key is not None)
+        if found is not None
+        else describe_key(False, None)
+    )
     public = None if state == ABSENT or creates else old_public
     if not check_mode:
         public = _apply(commands, path, changes, hide) or public

@@ -7,6 +7,7 @@ the kernel module's path, the probe's sentences and the key file's life cycle.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -22,11 +23,14 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.wg_commands import Commands  # noqa: E402
-from plugins.module_utils.wg_host import WgHost, reconcile_wireguard  # noqa: E402
+from plugins.module_utils.wg_diff import diff_wireguard  # noqa: E402
+from plugins.module_utils.wg_host import WgHost, apply_wireguard, reconcile_wireguard  # noqa: E402
 from plugins.module_utils.wg_input import validate_params  # noqa: E402
 from plugins.module_utils.wg_keys import WgError  # noqa: E402
 from plugins.module_utils.wg_keystate import reconcile_key  # noqa: E402
+from plugins.module_utils.wg_plan import plan_wireguard  # noqa: E402
 from plugins.module_utils.wg_probe import ProbeFacts, choose_implementation, probe_host  # noqa: E402
+from plugins.module_utils.wg_state import Interface, Link, WgState  # noqa: E402
 from plugins.module_utils.wg_userspace import find_wireguard_go  # noqa: E402
 
 PRIVATE = "6BbJRfPup28AoaXmHC/rd9jMoxnOADmHHlKpBHxV3WI="
@@ -312,6 +316,10 @@ def test_a_file_that_is_not_a_key_is_an_error_that_does_not_quote_it(tmp_path: P
         reconcile_key(key_commands(FakeHost({}, {})), str(path), "present", False)
     assert "secret-but-not-a-key" not in str(caught.value)
     assert "does not hold a WireGuard private key" in str(caught.value)
+    rotated = reconcile_key(key_commands(FakeHost({}, {})), str(path), "rotated", False)
+    assert rotated.public_key == OWN
+    assert rotated.before.startswith("key file: present (not a WireGuard key)")
+    assert path.read_text() == PRIVATE + "\n"
 
 
 def test_without_wg_nothing_is_written_and_query_has_no_public_key(key_file: Path) -> None:
@@ -406,3 +414,23 @@ def test_find_wireguard_go_matches_device_and_network_namespace(tmp_path: Path) 
     assert find_wireguard_go("flannel-wg", "wireguard-go", str(proc)) == [10]
     found = find_wireguard_go("flannel-wg", "/opt/bin/wg-userspace", str(proc))
     assert sorted(found) == [10, 13]
+
+
+def test_many_peer_changes_are_split_into_bounded_wg_set_calls(key_file: Path) -> None:
+    count = 2500
+    keys = [base64.b64encode(index.to_bytes(32, "big")).decode() for index in range(1, count + 1)]
+    peers = [
+        {"name": f"n{i}", "public_key": key, "endpoint": f"192.0.2.1:{i + 1}",
+         "allowed_ips": [f"172.16.{i // 256}.{i % 256}/32"]}
+        for i, key in enumerate(keys)
+    ]  # fmt: skip
+    params = wg_params(key_file, peers=peers, psk=None)
+    have = WgState("flannel-wg", Link("flannel-wg", 1420, 0, True, "kernel"),
+                   Interface(OWN, 51820, 0), ("10.244.1.0/32",))  # fmt: skip
+    changes = diff_wireguard(plan_wireguard(params, OWN, "kernel"), have)
+    fake = FakeHost({}, {})
+    apply_wireguard(host_of(fake), params, changes, "kernel", have)
+    assert [c.kind for c in changes] == ["peer"] * count + ["route"]
+    calls = [call.split() for call in fake.calls[:-1]]
+    assert [call[:3] for call in calls] == [["wg", "set", "flannel-wg"]] * 3
+    assert [call.count("peer") for call in calls] == [1000, 1000, 500]
