@@ -103,8 +103,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 public_key:
-  description: The public key of the key in O(key_file); null when there is no key, and in
-    check mode when one would be created or rotated.
+  description: The public key of the key in O(key_file); null when there is no key, when
+    C(wg) is not installed to derive it, and in check mode when one would be created or
+    rotated.
   returned: always
   type: str
   sample: "YhLOX7al1pgjqkSbNfo36KVAabVb71/ykF4+dWVJtRo="
