@@ -162,7 +162,7 @@ def pod_network_state(node: str) -> dict[str, object]:
             for n in node_json(node, ["ip", "-j", "neigh", "show", "nud", "permanent"])
         ),
         "fdb": sorted(
-            (f["mac"], f["ifname"], f.get("dst"))
+            (f["mac"], name, f.get("dst"))
             for name in ours
             for f in node_json(node, ["bridge", "-j", "fdb", "show", "dev", name])
         ),
