@@ -77,9 +77,14 @@ def run_playbook(*args: str, playbook: str = "site.yml", inventory: Path | None 
 def converge(*args: str, inventory: Path | None = None) -> Run:
     """Run site.yml and insist it succeeded on every host."""
     result = run_playbook(*args, inventory=inventory)
-    assert result.rc == 0, result.output[-6000:]
-    assert not any(result.failed().values()), result.output[-6000:]
+    assert result.rc == 0 and not any(result.failed().values()), _failure(result.output)
     return result
+
+
+def _failure(output: str) -> str:
+    """The failed tasks' messages first (they may be far from the end), then the tail."""
+    fatal = [line[:3000] for line in output.splitlines() if line.startswith(("fatal:", "failed:"))]
+    return "\n".join([*fatal, "...", output[-4000:]])
 
 
 def inventory_without(tmp_path: Path, *removed: str) -> Path:
