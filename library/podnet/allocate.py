@@ -7,6 +7,10 @@ A subnet, once leased, never moves when other nodes come, go or are reordered,
 and a node that left keeps its lease reserved until someone deletes the line:
 reusing it silently could hand a live node's pod IPs to a newcomer.
 
+What a host uses now is only a source for a node with no pin and no lease line, and
+its pods hold addresses of it: a subnet podnet cannot keep (outside the range, or
+held by another node) is an error, never a silent renumbering.
+
 Cost: O(n log n) for the name sort plus O(n + reserved) for the free scan,
 whatever the pool's size (a 2**32-subnet IPv6 pool is never enumerated).
 """
@@ -58,11 +62,11 @@ def allocate_family(
     """
     ledger = _Ledger(pool, problems, warnings)
     ledger.claim_pins(nodes, leases)
-    ledger.claim_recorded(nodes, leases, "leases[{}]", from_lease_file=True)
+    ledger.claim_leases(nodes, leases)
     # The whole lease file outranks what hosts report: a departed node's line is reserved
     # before a newcomer's subnet.env is looked at, or the newcomer would take its subnet.
     kept = ledger.keep_departed(nodes, leases)
-    ledger.claim_recorded(nodes, observed, "hosts[{}] current subnet", from_lease_file=False)
+    ledger.claim_observed(nodes, leases, observed)
     if not ledger.fill_lowest_free(nodes, kept):
         return FamilyAllocation({}, kept)
     index_of = ledger.index_of
@@ -80,6 +84,8 @@ class _Ledger:
     owner: dict[int, str] = field(default_factory=dict)  # subnet index -> holder
     index_of: dict[str, int] = field(default_factory=dict)  # node -> subnet index
     pinned: set[str] = field(default_factory=set)  # nodes holding their subnet by a pin
+    departed: set[str] = field(default_factory=set)  # lease lines of nodes that left
+    seen: set[str] = field(default_factory=set)  # nodes holding what their host uses now
 
     def claim(self, name: str, index: int) -> None:
         self.owner[index] = name
@@ -111,53 +117,109 @@ class _Ledger:
                         " its pods get new addresses"
                     )
 
-    def claim_recorded(
-        self,
-        nodes: Sequence[Node],
-        recorded: Mapping[str, IPNetwork],
-        label: str,
-        *,
-        from_lease_file: bool,
-    ) -> None:
-        """Honour recorded subnets of nodes that have none yet.
+    def claim_leases(self, nodes: Sequence[Node], leases: Mapping[str, IPNetwork]) -> None:
+        """Honour lease lines of nodes that have no pin.
 
-        A bad lease-file line is an error (renumbering a node must be a decision); a
-        bad subnet found on a host only warns, since podnet is about to replace it.
+        A line podnet cannot honour is an error: renumbering a node must be a decision.
         """
-        report = self.problems if from_lease_file else self.warnings
         for node in nodes:
-            subnet = recorded.get(node.name)
+            subnet = leases.get(node.name)
             if subnet is None or node.name in self.index_of:
                 continue
-            path = label.format(node.name)
+            path = f"leases[{node.name}]"
             index = self.pool.index_in_range(subnet)
             if index is None:
                 fix = (
                     "restore the old Network, or delete the line to give the node a new"
                     " subnet (its pods get new addresses)"
-                    if from_lease_file
-                    else "a new subnet is allocated"
                 )
-                report.append(_outside(path, subnet, self.pool, fix))
+                self.problems.append(_outside(path, subnet, self.pool, fix))
             elif self.owner.get(index) in self.pinned:
                 # The holder has no lease line to delete: the fix is its pin or this line.
                 holder = self.owner[index]
-                fix = (
-                    f"pin {holder} elsewhere, or delete the line to give the node a new subnet"
-                    " (its pods get new addresses)"
-                    if from_lease_file
-                    else "a new subnet is allocated"
+                self.problems.append(
+                    f"{path}: {subnet} is pinned by {holder}; pin {holder} elsewhere, or delete"
+                    " the line to give the node a new subnet (its pods get new addresses)"
                 )
-                report.append(f"{path}: {subnet} is pinned by {holder}; {fix}")
             elif index in self.owner:
-                fix = (
-                    "delete one of the two lease lines"
-                    if from_lease_file
-                    else "a new subnet is allocated"
+                self.problems.append(
+                    f"{path}: {subnet} is also held by {self.owner[index]}; delete one of the"
+                    " two lease lines"
                 )
-                report.append(f"{path}: {subnet} is also held by {self.owner[index]}; {fix}")
             else:
                 self.claim(node.name, index)
+
+    def claim_observed(
+        self,
+        nodes: Sequence[Node],
+        leases: Mapping[str, IPNetwork],
+        observed: Mapping[str, IPNetwork],
+    ) -> None:
+        """Keep the subnet a host uses now (adoption), for nodes with no pin or line.
+
+        Its pods hold addresses of it, so a subnet podnet cannot keep is an error naming
+        the holder and the ways out; a pin or lease line that replaces it only warns.
+        """
+        key = f"podnet_{NODE_SUBNET_KEY[self.pool.family]}"
+        for node in nodes:
+            name = node.name
+            subnet = observed.get(name)
+            if subnet is None:
+                continue
+            if name in self.index_of:
+                self._warn_replaced(name, subnet, leases)
+                continue
+            path = f"hosts[{name}] current subnet"
+            renumber = _renumber(name, key)
+            index = self.pool.index_in_range(subnet)
+            if index is None:
+                fix = f"{name}'s pods use it now: {_keep_observed(self.pool, subnet)}; {renumber}"
+                self.problems.append(_outside(path, subnet, self.pool, fix))
+            elif index in self.owner:
+                self.problems.append(self._taken(path, name, subnet, self.owner[index], key))
+            else:
+                self.claim(name, index)
+                self.seen.add(name)
+
+    def _taken(self, path: str, name: str, subnet: IPNetwork, holder: str, key: str) -> str:
+        renumber = _renumber(name, key)
+        if holder in self.pinned:
+            return (
+                f"{path}: {subnet} is pinned by {holder}, and two nodes cannot share one: pin"
+                f" {holder} elsewhere; {renumber}"
+            )
+        if holder in self.departed:
+            return (
+                f"{path}: {subnet} is held in the lease file by {holder}, a node no longer in"
+                f" the inventory: if {name} is {holder} renamed, delete {holder}'s line"
+                f" ({name} keeps its pods' addresses); otherwise, {renumber}"
+            )
+        if holder in self.seen:
+            return (
+                f"{path}: {subnet} is also the current subnet of {holder}, and two nodes cannot"
+                f" share one: find which host really uses it (its /run/flannel/subnet.env);"
+                f" {_renumber('the other', key)}"
+            )
+        return (
+            f"{path}: {subnet} is held in the lease file by {holder}, and two nodes cannot"
+            f" share one; {renumber}"
+        )
+
+    def _warn_replaced(self, name: str, subnet: IPNetwork, leases: Mapping[str, IPNetwork]) -> None:
+        """A pin or lease line beats what the host uses; its pods then lose their addresses."""
+        held = self.pool.subnet(self.index_of[name])
+        if held == subnet:
+            return
+        if name in self.pinned:
+            if leases.get(name, held) != held:
+                return  # claim_pins already warned that the pin replaces the lease
+            source = f"pinned {held}"
+        else:
+            source = f"its lease {held}"
+        self.warnings.append(
+            f"{name}: {source} replaces the subnet the host uses now, {subnet};"
+            " its pods get new addresses"
+        )
 
     def keep_departed(
         self, nodes: Sequence[Node], leases: Mapping[str, IPNetwork]
@@ -178,6 +240,7 @@ class _Ledger:
                 )
             else:
                 self.owner[index] = name
+                self.departed.add(name)
                 kept[name] = subnet
         return kept
 
@@ -194,6 +257,37 @@ class _Ledger:
                 cursor += 1
             self.claim(name, cursor)
         return True
+
+
+def _keep_observed(pool: SubnetPool, subnet: IPNetwork) -> str:
+    """The net-conf change that lets a host keep the subnet it uses now."""
+    family = pool.family
+    if subnet.prefixlen != pool.subnet_len:
+        return f"to keep their addresses, set {SUBNET_LEN_KEY[family]} {subnet.prefixlen}"
+    index = pool.index_of(subnet)
+    if index is None:
+        return (
+            f"to keep their addresses, set {NETWORK_KEY[family]} to the running cluster's"
+            " (flannel's net-conf.json)"
+        )
+    # Inside the Network but outside [SubnetMin, SubnetMax]: Kubernetes hands out node
+    # podCIDRs from the whole cluster CIDR (the control plane often gets 10.244.0.0/24),
+    # and flannel's kube mode applies no SubnetMin, so adopted clusters meet this.
+    prefix = "" if family == 4 else "IPv6"
+    bound = "Min" if index < pool.first else "Max"
+    return (
+        f"to keep their addresses, set {prefix}Subnet{bound} {subnet.network_address} (Kubernetes"
+        " gives nodes subnets from the whole cluster CIDR, which flannel's kube mode accepts)"
+    )
+
+
+def _renumber(who: str, key: str) -> str:
+    """How to give a host that uses a subnet now another one."""
+    host = "it" if who == "the other" else who
+    return (
+        f"to renumber {who} instead (its pods get new addresses), set {key} for it, or run"
+        f" reset.yml on {host} first"
+    )
 
 
 def _range(pool: SubnetPool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -153,6 +154,33 @@ def read_cidrs(values: Sequence[object], label: str, problems: list[str]) -> lis
         except ValueError:
             problems.append(f"{label}: {value!r} is not a CIDR with its host bits clear")
     return cidrs
+
+
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def read_mac(value: object, path: str, problems: list[str]) -> str | None:
+    """A unicast MAC (a VXLAN device's, say) in the kernel's form: lower case, colons.
+
+    The all-zeros address is refused too: on a VXLAN device it is the flood entry.
+
+    >>> problems = []
+    >>> read_mac("0A:58:0A:F4:07:00", "mac", problems), read_mac("01:00:5e:00:00:01", "m", problems)
+    ('0a:58:0a:f4:07:00', None)
+    >>> problems
+    ["m: '01:00:5e:00:00:01' is a multicast MAC; a unicast one is needed"]
+    """
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text is None or not _MAC.fullmatch(text):
+        problems.append(f"{path}: {value!r} is not a MAC address (six hex pairs, colon-separated)")
+        return None
+    if int(text[:2], 16) & 1:
+        problems.append(f"{path}: {value!r} is a multicast MAC; a unicast one is needed")
+        return None
+    if text == "00:00:00:00:00:00":
+        problems.append(f"{path}: {value!r} is the all-zeros MAC; a unicast one is needed")
+        return None
+    return text
 
 
 def is_wireguard_key(text: str) -> bool:

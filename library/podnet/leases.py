@@ -7,9 +7,10 @@ node, or a list of two (IPv4 first) in a dual-stack fleet.
 Like flannel's lease, which carries the node's PublicIP, an entry may also record
 where the node was last seen on the underlay (public address, underlay MTU) and,
 with WireGuard, its public key (flannel's backend-data; the private key never leaves
-the host). Then the entry is a mapping. Playbooks record it so that a run limited to
-some hosts (`--limit`) still knows every peer's address, key and the fleet's smallest
-MTU without reaching the others.
+the host), and with VXLAN a VTEP MAC that is not podnet's derived one (flannel's
+random MAC, kept when a running flannel is adopted). Then the entry is a mapping.
+Playbooks record it so that a run limited to some hosts (`--limit`) still knows every
+peer's address, key, MAC and the fleet's smallest MTU without reaching the others.
 """
 
 from __future__ import annotations
@@ -19,11 +20,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ValidationError, raise_if
-from .fields import IPNetwork, is_wireguard_key, read_address, read_int
+from .fields import IPNetwork, is_wireguard_key, read_address, read_int, read_mac
 from .nodes import MAX_UNDERLAY_MTU, MIN_UNDERLAY_MTU
 
 # The mapping form's keys, in the order the file lists them.
-LEASE_KEYS = ("subnet", "ipv6_subnet", "public_ip", "public_ipv6", "mtu", "wireguard_public_key")
+LEASE_KEYS = (
+    "subnet",
+    "ipv6_subnet",
+    "public_ip",
+    "public_ipv6",
+    "mtu",
+    "vtep_mac",
+    "vtep_mac_v6",
+    "wireguard_public_key",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,9 @@ class Lease:
         public_ip, public_ipv6, mtu: the node's underlay address(es) and underlay MTU
             when they were last known (None when never recorded).
         wireguard_public_key: the node's WireGuard public key, when it has one.
+        vtep_mac, vtep_mac_v6: the MAC of the node's VXLAN device per family, when it is
+            not the one podnet derives from the name (an adopted flannel's random MAC);
+            it is then used instead of the derived one.
     """
 
     subnet: ipaddress.IPv4Network | None = None
@@ -42,9 +55,14 @@ class Lease:
     public_ipv6: ipaddress.IPv6Address | None = None
     mtu: int | None = None
     wireguard_public_key: str | None = None
+    vtep_mac: str | None = None
+    vtep_mac_v6: str | None = None
 
     def of(self, family: int) -> IPNetwork | None:
         return self.subnet if family == 4 else self.ipv6_subnet
+
+    def mac_of(self, family: int) -> str | None:
+        return self.vtep_mac if family == 4 else self.vtep_mac_v6
 
     @property
     def has_underlay(self) -> bool:
@@ -53,7 +71,11 @@ class Lease:
     @property
     def is_record(self) -> bool:
         """Whether the file needs the mapping form (more than subnets to say)."""
-        return self.has_underlay or self.wireguard_public_key is not None
+        return (
+            self.has_underlay
+            or self.wireguard_public_key is not None
+            or (self.vtep_mac, self.vtep_mac_v6) != (None, None)
+        )
 
 
 def parse_leases(raw: object) -> dict[str, Lease]:
@@ -125,7 +147,30 @@ def _parse_record(path: str, raw: Mapping[object, object], problems: list[str]) 
             " delete the line (the next run records the node's key again)"
         )
         key = None
-    return Lease(found.get(4), found.get(6), public_ip, public_ipv6, mtu, key)  # type: ignore[arg-type]
+    macs = {
+        name: _read_recorded_mac(raw.get(name), f"{path}.{name}", problems)
+        for name in ("vtep_mac", "vtep_mac_v6")
+    }
+    return Lease(
+        found.get(4),  # type: ignore[arg-type]
+        found.get(6),  # type: ignore[arg-type]
+        public_ip,  # type: ignore[arg-type]
+        public_ipv6,  # type: ignore[arg-type]
+        mtu,
+        key,
+        vtep_mac=macs["vtep_mac"],
+        vtep_mac_v6=macs["vtep_mac_v6"],
+    )
+
+
+def _read_recorded_mac(value: object, path: str, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    found: list[str] = []
+    mac = read_mac(value, path, found)
+    # Without the line the node falls back to its device's MAC, then to the derived one.
+    problems.extend(f"{problem}; fix or delete the line" for problem in found)
+    return mac
 
 
 def leases_to_data(leases: Mapping[str, Lease]) -> dict[str, object]:

@@ -42,6 +42,20 @@ class NodePlan:
     def subnet_of(self, family: int) -> IPNetwork | None:
         return self.subnet if family == 4 else self.ipv6_subnet
 
+    def kept_macs(self) -> tuple[str | None, str | None]:
+        """The VTEP MACs (IPv4, IPv6) the lease file must keep: those podnet would not
+        derive again from the name (an adopted flannel's random ones).
+
+        >>> from podnet.nodes import Node
+        >>> flannels = "0a:00:00:00:00:01"
+        >>> NodePlan(Node("a"), None, None, derive_vtep_mac("a", 4), flannels).kept_macs()
+        (None, '0a:00:00:00:00:01')
+        """
+        return (
+            self.vtep_mac if self.vtep_mac != derive_vtep_mac(self.name, 4) else None,
+            self.vtep_mac_v6 if self.vtep_mac_v6 != derive_vtep_mac(self.name, 6) else None,
+        )
+
     def vtep_address(self, family: int = 4) -> IPAddress | None:
         """The tunnel device's address: the subnet's network address (flannel's .0/32)."""
         subnet = self.subnet_of(family)
@@ -100,8 +114,14 @@ class FleetPlan:
         return tuple(_peer_of(me, plan) for plan in self.nodes if plan.name != name)
 
     def leases(self) -> dict[str, Lease]:
-        """What the lease file should record: every node's subnets plus the kept ones."""
-        recorded = {plan.name: Lease(plan.subnet, plan.ipv6_subnet) for plan in self.nodes}
+        """What the lease file should record: every node's subnets (and VTEP MACs that
+        are not derived) plus the kept ones."""
+        recorded = {}
+        for plan in self.nodes:
+            mac, mac_v6 = plan.kept_macs()
+            recorded[plan.name] = Lease(
+                plan.subnet, plan.ipv6_subnet, vtep_mac=mac, vtep_mac_v6=mac_v6
+            )
         recorded.update(self.kept_leases)
         return recorded
 
@@ -134,9 +154,15 @@ def plan_fleet(
 ) -> FleetPlan:
     """Plan the fleet: subnets, MTU, VTEP MACs.
 
+    Subnets come from a pin, else the lease file, else what the host uses now, else the
+    lowest free one (allocate.py). VTEP MACs come from the lease file, else the host's
+    VXLAN device (a running flannel's random MAC, so its peers' entries stay right while
+    the fleet switches), else they are derived from the node's name.
+
     Args:
         leases: the lease file's content (node name -> Lease).
-        observed: subnets the hosts already use (subnet.env, a running flannel).
+        observed: what the hosts use now (subnet.env, a running flannel's device): their
+            subnets and VTEP MACs.
         service_cidrs: the cluster's service ranges; the pod network may not overlap them.
 
     Raises:
@@ -176,7 +202,7 @@ def plan_fleet(
         )
         for pool in conf.pools
     }
-    macs = _vtep_macs(conf, ordered, problems)
+    macs = _vtep_macs(conf, ordered, leases, observed, problems)
     raise_if(problems)
 
     def assigned(family: int, name: str) -> IPNetwork | None:
@@ -339,21 +365,57 @@ _PAIRS_SHOWN = 10
 
 
 def _vtep_macs(
-    conf: NetConf, nodes: Sequence[Node], problems: list[str]
+    conf: NetConf,
+    nodes: Sequence[Node],
+    leases: Mapping[str, Lease],
+    observed: Mapping[str, Lease],
+    problems: list[str],
 ) -> dict[tuple[str, int], str]:
-    """VXLAN MACs per (node, family); a collision (about 1 in 10**5 at 50,000 nodes) is an error."""
+    """VXLAN MACs per (node, family): recorded, else the host's, else derived.
+
+    Two devices with one MAC would send each other's traffic to one place, so a
+    collision is an error (derived ones: about 1 in 10**5 at 50,000 nodes).
+    """
     if conf.backend.type is not BackendType.VXLAN:
         return {}
     macs: dict[tuple[str, int], str] = {}
     for pool in conf.pools:
-        owners: dict[str, str] = {}
+        family = pool.family
+        owners: dict[str, tuple[str, str]] = {}  # MAC -> (node, where the MAC came from)
         for node in nodes:
-            mac = derive_vtep_mac(node.name, pool.family)
+            mac, source = _vtep_mac_of(node.name, family, leases, observed)
             if mac in owners:
-                problems.append(
-                    f"nodes[{node.name}]: its VTEP MAC {mac} equals that of {owners[mac]};"
-                    " rename one of the two nodes"
-                )
-            owners[mac] = node.name
-            macs[node.name, pool.family] = mac
+                problems.append(_mac_collision(family, mac, (node.name, source), owners[mac]))
+            owners[mac] = (node.name, source)
+            macs[node.name, family] = mac
     return macs
+
+
+_MAC_KEY = {4: "vtep_mac", 6: "vtep_mac_v6"}
+_DERIVED = "derived from its name"
+
+
+def _vtep_mac_of(
+    name: str, family: int, leases: Mapping[str, Lease], observed: Mapping[str, Lease]
+) -> tuple[str, str]:
+    recorded = leases.get(name)
+    if recorded is not None and (mac := recorded.mac_of(family)) is not None:
+        return mac, f"leases[{name}].{_MAC_KEY[family]}"
+    seen = observed.get(name)
+    if seen is not None and (mac := seen.mac_of(family)) is not None:
+        return mac, f"the IPv{family} VXLAN device on {name}"
+    return derive_vtep_mac(name, family), _DERIVED
+
+
+def _mac_collision(family: int, mac: str, holder: tuple[str, str], first: tuple[str, str]) -> str:
+    """Name both nodes, where each MAC came from, and the fix."""
+    (name, source), (other, other_source) = holder, first
+    if source == other_source == _DERIVED:
+        return (
+            f"nodes[{name}]: its VTEP MAC {mac} equals that of {other}; rename one of the two nodes"
+        )
+    return (
+        f"nodes[{name}]: its VTEP MAC {mac} ({source}) equals that of {other} ({other_source});"
+        f" set another {_MAC_KEY[family]} for one of the two in the lease file (the lease"
+        " file's MAC wins over the host's and the derived one)"
+    )

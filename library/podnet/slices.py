@@ -94,12 +94,14 @@ def plan_slices(
 
 
 def records_of(plan: FleetPlan, public_keys: Mapping[str, str] | None = None) -> dict[str, Lease]:
-    """What the lease file records: each node's subnets, where it was seen and (with
-    WireGuard) its public key, plus the leases kept for nodes that left."""
+    """What the lease file records: each node's subnets, where it was seen, (with
+    WireGuard) its public key and (with VXLAN) the VTEP MACs podnet does not derive (an
+    adopted flannel's), plus the leases kept for nodes that left."""
     keys = public_keys if plan.net_conf.backend.type is BackendType.WIREGUARD else None
     records = dict(plan.kept_leases)
     for node_plan in plan.nodes:
         node = node_plan.node
+        mac, mac_v6 = node_plan.kept_macs()
         records[node_plan.name] = Lease(
             node_plan.subnet,
             node_plan.ipv6_subnet,
@@ -107,6 +109,8 @@ def records_of(plan: FleetPlan, public_keys: Mapping[str, str] | None = None) ->
             node.public_ipv6,
             node.mtu,
             (keys or {}).get(node_plan.name),
+            vtep_mac=mac,
+            vtep_mac_v6=mac_v6,
         )
     return records
 

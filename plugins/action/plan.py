@@ -4,7 +4,15 @@ The fleet is the inventory group (never the hosts of the current play, so `--lim
 cannot drop a peer or move anyone's subnet). Each node's underlay address and MTU
 come, in order, from its podnet_* variables, its gathered facts, or the lease
 file's record of where it was last seen; a node none of them covers stops the plan
-with a message naming it and the fix. The result holds, per node, everything that
+with a message naming it and the fix.
+
+What each host uses now (its podnet_flannel_facts, the registered result of
+podnet.fabric.flannel_facts: a running flannel's subnet and VTEP MAC) becomes its
+observed lease, ranked after a pin and the lease file. When the play read the hosts
+so, a node it did not read (left out by --limit, unreachable) that has neither a pin
+nor a lease line stops the plan: the subnet it may already use cannot be known.
+
+The result holds, per node, everything that
 node applies, plus one shared peer table per family; each host takes its own entry
 and filters itself out of the peer table, so the controller never builds n views
 of n peers.
@@ -36,12 +44,14 @@ from podnet import (
     BackendType,
     FleetPlan,
     Lease,
+    NetConf,
     ValidationError,
     parse_leases,
     parse_net_conf,
     parse_nodes,
 )
 from podnet import plan_fleet as plan_nodes
+from podnet.adopt import OBSERVED_FACT, read_observed
 from podnet.cli.files import load_json, load_yaml, render_lease_file, write_atomically
 from podnet.fields import is_wireguard_key, read_cidrs
 from podnet.render.cni import CNI_MODES
@@ -51,7 +61,14 @@ DEFAULT_LEASE_FILE = "podnet-leases.yml"
 # The fact the role sets on each host from podnet.fabric.wireguard_key.
 PUBLIC_KEY_FACT = "podnet_wireguard_public_key"
 
-__all__ = ["ActionModule", "describe_node", "plan_slices", "public_keys_of", "records_of"]
+__all__ = [
+    "ActionModule",
+    "describe_node",
+    "observed_leases",
+    "plan_slices",
+    "public_keys_of",
+    "records_of",
+]
 
 
 class ActionModule(ActionBase):
@@ -100,6 +117,7 @@ class ActionModule(ActionBase):
                 )
                 for name in sorted(hosts)
             ]
+            observed = observed_leases(raw_nodes, hostvars, conf, leases, problems)
             keys: dict[str, str] = {}
             if conf.backend.type is BackendType.WIREGUARD:
                 keys = public_keys_of(
@@ -111,6 +129,7 @@ class ActionModule(ActionBase):
                 conf,
                 parse_nodes(raw_nodes),
                 leases=leases,
+                observed=observed,
                 service_cidrs=services,
             )
         except ValidationError as error:
@@ -195,6 +214,46 @@ def describe_node(
     if node["mtu"] is None:
         del node["mtu"]  # the planner's default (1500) and its warning apply
     return {key: value for key, value in node.items() if value is not None}
+
+
+def observed_leases(
+    raw_nodes: list[dict[str, Any]],
+    hostvars: Mapping[str, Any],
+    conf: NetConf,
+    leases: Mapping[str, Lease],
+    problems: list[str],
+) -> dict[str, Lease]:
+    """What each host read in this run uses now (subnet, VTEP MAC), by node name.
+
+    When the play read the hosts (any host has the flannel_facts result), a node without
+    that result was not reached; if it also has neither a pin nor a lease line of a
+    family, the subnet its pods may already use is unknown, and allocating one anyway
+    could hand it to someone else: a problem naming the node and what to run.
+    """
+    observed: dict[str, Lease] = {}
+    nodes = {node["name"]: node for node in raw_nodes}
+    for name in nodes:
+        facts = hostvars[name].get(OBSERVED_FACT)
+        if isinstance(facts, Mapping) and not facts.get("skipped") and not facts.get("failed"):
+            observed[name] = read_observed(name, facts, conf, problems)
+    if not observed:
+        return observed  # the play did not read hosts: the planner is used on its own
+    for name, node in nodes.items():
+        if name in observed or any(p.startswith(f"{name}.podnet_public_ip") for p in problems):
+            continue  # read, or already reported as a node nobody can place
+        lease = leases.get(name)
+        for pool in conf.pools:
+            key = "subnet" if pool.family == 4 else "ipv6_subnet"
+            if node.get(key) or (lease is not None and lease.of(pool.family)):
+                continue
+            problems.append(
+                f"{name}: its IPv{pool.family} subnet is unknown: {name} has no line in the"
+                " lease file and was not read in this run (left out by --limit, or"
+                " unreachable), so the subnet it may already use (a running flannel's) cannot"
+                f" be known; run once with {name} in the play (or set podnet_{key} for it)"
+            )
+            break
+    return observed
 
 
 def _check_not_nat(

@@ -54,11 +54,9 @@ def test_name_order_is_plain_string_order() -> None:
          {"a": "10.244.6.0/24", "b": "10.244.1.0/24", "c": "10.244.2.0/24"}),
         ({"b": "10.244.1.0/24"}, {"c": "10.244.2.0/24"}, {"a": "10.244.3.0/24"},
          {"a": "10.244.3.0/24", "b": "10.244.1.0/24", "c": "10.244.2.0/24"}),
-        ({}, {"a": "10.244.2.0/24"}, {"b": "10.244.2.0/24"},
-         {"a": "10.244.2.0/24", "b": "10.244.1.0/24", "c": "10.244.3.0/24"}),
     ],
     ids=["lowest-free", "pin", "lease-file", "observed", "pin-beats-lease-and-observed",
-         "lease-beats-observed", "each-source-once", "lease-beats-others-observed"],
+         "lease-beats-observed", "each-source-once"],
 )  # fmt: skip
 def test_sources_in_order_of_strength(pins, lease_file, observed, expected) -> None:
     nodes = [node(name, i, subnet=pins.get(name)) for i, name in enumerate("abc", 1)]
@@ -83,26 +81,96 @@ def test_a_pin_equal_to_the_lease_is_silent() -> None:
     assert plan.warnings == ()
 
 
+RENUMBER_B = (
+    "to renumber b instead (its pods get new addresses), set podnet_subnet for it, or run"
+    " reset.yml on b first"
+)
+
+
 @pytest.mark.parametrize(
-    ("observed", "warning", "expected"),
+    ("pins", "lease_file", "observed", "message"),
     [
-        ({"a": "10.244.4.0/24", "b": "10.244.4.0/24"},
-         "hosts[b] current subnet: 10.244.4.0/24 is also held by a; a new subnet is allocated",
-         {"a": "10.244.4.0/24", "b": "10.244.1.0/24"}),
-        ({"b": "10.245.0.0/24"},
+        ({}, {}, {"a": "10.244.4.0/24", "b": "10.244.4.0/24"},
+         "hosts[b] current subnet: 10.244.4.0/24 is also the current subnet of a, and two nodes"
+         " cannot share one: find which host really uses it (its /run/flannel/subnet.env); to"
+         " renumber the other instead (its pods get new addresses), set podnet_subnet for it,"
+         " or run reset.yml on it first"),
+        ({}, {"a": "10.244.2.0/24"}, {"b": "10.244.2.0/24"},
+         "hosts[b] current subnet: 10.244.2.0/24 is held in the lease file by a, and two nodes"
+         f" cannot share one; {RENUMBER_B}"),
+        ({"a": "10.244.9.0/24"}, {}, {"b": "10.244.9.0/24"},
+         "hosts[b] current subnet: 10.244.9.0/24 is pinned by a, and two nodes cannot share"
+         f" one: pin a elsewhere; {RENUMBER_B}"),
+        ({}, {"gone": "10.244.1.0/24"}, {"b": "10.244.1.0/24"},
+         "hosts[b] current subnet: 10.244.1.0/24 is held in the lease file by gone, a node no"
+         " longer in the inventory: if b is gone renamed, delete gone's line (b keeps its pods'"
+         f" addresses); otherwise, {RENUMBER_B}"),
+        ({}, {}, {"b": "10.245.0.0/24"},
          "hosts[b] current subnet: 10.245.0.0/24 is outside Network 10.244.0.0/16 /24 range"
-         " 10.244.1.0..10.244.255.0; a new subnet is allocated",
-         {"a": "10.244.1.0/24", "b": "10.244.2.0/24"}),
-        ({"b": "10.244.0.0/16"},
-         "hosts[b] current subnet: 10.244.0.0/16 is not a /24 (SubnetLen); a new subnet is"
-         " allocated", {"a": "10.244.1.0/24", "b": "10.244.2.0/24"}),
+         " 10.244.1.0..10.244.255.0; b's pods use it now: to keep their addresses, set Network"
+         f" to the running cluster's (flannel's net-conf.json); {RENUMBER_B}"),
+        ({}, {}, {"b": "10.244.0.0/24"},
+         "hosts[b] current subnet: 10.244.0.0/24 is outside Network 10.244.0.0/16 /24 range"
+         " 10.244.1.0..10.244.255.0; b's pods use it now: to keep their addresses, set SubnetMin"
+         " 10.244.0.0 (Kubernetes gives nodes subnets from the whole cluster CIDR, which"
+         f" flannel's kube mode accepts); {RENUMBER_B}"),
+        ({}, {}, {"b": "10.244.0.0/16"},
+         "hosts[b] current subnet: 10.244.0.0/16 is not a /24 (SubnetLen); b's pods use it now:"
+         f" to keep their addresses, set SubnetLen 16; {RENUMBER_B}"),
     ],
-    ids=["taken", "outside", "wrong-length"],
+    ids=["two-hosts-one-subnet", "held-by-a-lease", "pinned-by-another", "held-by-a-departed",
+         "outside-network", "kubernetes-first-subnet", "wrong-length"],
 )  # fmt: skip
-def test_an_unusable_observed_subnet_only_warns(observed, warning, expected) -> None:
-    plan = plan_fleet(conf(), [node("a", 1), node("b", 2)], observed=leases(observed))
-    assert warning in plan.warnings
-    assert _subnets(plan) == expected
+def test_a_current_subnet_podnet_cannot_keep_is_an_error_naming_both_nodes(
+    pins, lease_file, observed, message
+) -> None:
+    # The host's pods hold addresses of it: renumbering them must be a decision.
+    nodes = [node(name, i, subnet=pins.get(name)) for i, name in enumerate("ab", 1)]
+    plan = lambda: plan_fleet(  # noqa: E731
+        conf(), nodes, leases=leases(lease_file), observed=leases(observed)
+    )
+    assert one_problem(plan) == message
+
+
+def test_the_kubernetes_first_subnet_is_kept_once_subnet_min_allows_it() -> None:
+    plan = plan_fleet(
+        conf(SubnetMin="10.244.0.0"),
+        [node("a", 1), node("b", 2)],
+        observed=leases({"b": "10.244.0.0/24"}),
+    )
+    assert _subnets(plan) == {"a": "10.244.1.0/24", "b": "10.244.0.0/24"}
+
+
+@pytest.mark.parametrize(
+    ("pins", "lease_file", "warning"),
+    [
+        ({"a": "10.244.5.0/24"}, {},
+         "a: pinned 10.244.5.0/24 replaces the subnet the host uses now, 10.244.7.0/24; its pods"
+         " get new addresses"),
+        ({}, {"a": "10.244.6.0/24"},
+         "a: its lease 10.244.6.0/24 replaces the subnet the host uses now, 10.244.7.0/24; its"
+         " pods get new addresses"),
+        ({"a": "10.244.5.0/24"}, {"a": "10.244.6.0/24"},
+         "a: pinned 10.244.5.0/24 replaces its lease 10.244.6.0/24; its pods get new addresses"),
+    ],
+    ids=["pin", "lease", "pin-over-lease-warns-once"],
+)  # fmt: skip
+def test_a_pin_or_lease_that_replaces_the_current_subnet_warns(pins, lease_file, warning) -> None:
+    nodes = [node("a", 1, subnet=pins.get("a"))]
+    plan = plan_fleet(
+        conf(), nodes, leases=leases(lease_file), observed=leases({"a": "10.244.7.0/24"})
+    )
+    assert plan.warnings == (warning,)
+
+
+def test_a_current_subnet_equal_to_the_lease_is_silent() -> None:
+    plan = plan_fleet(
+        conf(),
+        [node("a", 1)],
+        leases=leases({"a": "10.244.7.0/24"}),
+        observed=leases({"a": "10.244.7.0/24"}),
+    )
+    assert plan.warnings == ()
 
 
 # --- pins ----------------------------------------------------------------------------------
@@ -243,21 +311,6 @@ def test_departed_nodes_keep_their_leases_reserved() -> None:
     assert plan.kept_leases == {"gone": Lease(NET("10.244.1.0/24"))}
     assert plan.leases()["gone"] == Lease(NET("10.244.1.0/24"))
     assert set(plan.leases()) == {"a", "b", "gone"}
-
-
-def test_a_departed_lease_outranks_a_newcomers_current_subnet() -> None:
-    # The lease file is stronger than what a host reports, departed lines included.
-    plan = plan_fleet(
-        conf(),
-        [node("new", 1)],
-        leases=leases({"gone": "10.244.1.0/24"}),
-        observed=leases({"new": "10.244.1.0/24"}),
-    )
-    assert plan.kept_leases == {"gone": Lease(NET("10.244.1.0/24"))}
-    assert _subnets(plan) == {"new": "10.244.2.0/24"}
-    assert plan.warnings == (
-        "hosts[new] current subnet: 10.244.1.0/24 is also held by gone; a new subnet is allocated",
-    )
 
 
 @pytest.mark.parametrize(
@@ -426,12 +479,18 @@ def test_a_wireguard_public_key_alone_makes_a_record() -> None:
          "leases[a].public_ip: 'fd00::1' is an IPv6 address; an IPv4 address is needed here"),
         ({"subnet": "10.244.1.0/24", "colour": "red"},
          "leases[a]: unknown key 'colour'; known keys: subnet, ipv6_subnet, public_ip,"
-         " public_ipv6, mtu, wireguard_public_key"),
+         " public_ipv6, mtu, vtep_mac, vtep_mac_v6, wireguard_public_key"),
+        ({"subnet": "10.244.1.0/24", "vtep_mac": "01:00:5e:00:00:01"},
+         "leases[a].vtep_mac: '01:00:5e:00:00:01' is a multicast MAC; a unicast one is needed;"
+         " fix or delete the line"),
+        ({"subnet": "10.244.1.0/24", "vtep_mac_v6": "not-a-mac"},
+         "leases[a].vtep_mac_v6: 'not-a-mac' is not a MAC address (six hex pairs,"
+         " colon-separated); fix or delete the line"),
         ({"subnet": "10.244.1.0/24", "wireguard_public_key": "c2hvcnQ="},
          "leases[a].wireguard_public_key: 'c2hvcnQ=' is not a base64 WireGuard key of 32"
          " bytes; delete the line (the next run records the node's key again)"),
     ],
-    ids=["small-mtu", "wrong-family", "unknown-key", "short-key"],
+    ids=["small-mtu", "wrong-family", "unknown-key", "short-key", "multicast-mac", "bad-mac"],
 )  # fmt: skip
 def test_bad_lease_records_are_errors(record, message) -> None:
     assert one_problem(lambda: parse_leases({"a": record})) == message

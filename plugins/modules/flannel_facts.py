@@ -1,0 +1,156 @@
+#!/usr/bin/python
+"""podnet.fabric.flannel_facts: what a running flannel (or an earlier podnet run) left on a
+host that the plan must keep - the node's lease and its VXLAN devices' MACs. Read only.
+
+Sources: /run/flannel/subnet.env (the lease, as flanneld wrote it) and the host's
+flannel-named devices (their /32 or /128 is the lease's network address; a VXLAN
+device's MAC is what every peer has programmed). The controller (podnet.fabric.plan)
+turns them into the node's observed lease. One file read and one link dump, whatever
+the fleet size. The work lives in module_utils/flannel_*.py; this file is the adapter.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: flannel_facts
+short_description: Read the pod subnet and VTEP MACs a running flannel left on a host
+version_added: "1.0.0"
+description:
+  - Reads the node's current lease from flannel's C(subnet.env) (O(path)) - C(FLANNEL_SUBNET)
+    and C(FLANNEL_IPV6_SUBNET), which hold the lease's first address and prefix, returned as
+    the lease's network (C(10.244.7.1/24) gives C(10.244.7.0/24)).
+  - Lists flannel's devices (C(flannel.<VNI>), C(flannel-v6.<VNI>), C(flannel-wg),
+    C(flannel-wg-v6)) with their kind, VNI, MAC and addresses. A device's /32 (/128) is its
+    node's lease's network address, which says the lease when C(subnet.env) is gone; the
+    prefix length is the net-conf's C(SubnetLen), which M(podnet.fabric.plan) applies.
+  - Changes nothing, in any mode; RV(changed) is always false. M(podnet.fabric.plan) reads
+    the registered result of every host (the role registers it as C(podnet_flannel_facts))
+    to keep, for nodes the lease file does not know yet, the subnet and VXLAN MAC they use
+    now, so adopting a running flannel changes no pod IP and no peer entry.
+options:
+  path:
+    description: The subnet.env file flanneld writes (its C(--subnet-file)).
+    type: path
+    default: /run/flannel/subnet.env
+attributes:
+  check_mode:
+    support: full
+    details: Reads the same in check mode; it never changes anything.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+requirements:
+  - pyroute2
+notes:
+  - A malformed subnet or network line in O(path) fails the task, naming the key and value;
+    a missing file is no error (the host has no flannel, or /run was cleared by a reboot).
+author:
+  - podnet authors
+"""
+
+EXAMPLES = r"""
+- name: Read what a running flannel left on the host (read only)
+  podnet.fabric.flannel_facts:
+    path: /run/flannel/subnet.env
+  register: podnet_flannel_facts
+"""
+
+RETURN = r"""
+subnet:
+  description: The IPv4 lease from FLANNEL_SUBNET, as a network CIDR; null without one.
+  returned: always
+  type: str
+  sample: 10.244.7.0/24
+ipv6_subnet:
+  description: The IPv6 lease from FLANNEL_IPV6_SUBNET, as a network CIDR; null without one.
+  returned: always
+  type: str
+  sample: fd00:10:244:7::/64
+network:
+  description: FLANNEL_NETWORK, the cluster network flannel ran with; null without one.
+  returned: always
+  type: str
+  sample: 10.244.0.0/16
+ipv6_network:
+  description: FLANNEL_IPV6_NETWORK; null without one.
+  returned: always
+  type: str
+subnet_env:
+  description: The file as read - C(path), C(found) (whether it exists) and C(values), every
+    C(KEY=value) line.
+  returned: always
+  type: dict
+  sample:
+    path: /run/flannel/subnet.env
+    found: true
+    values: {FLANNEL_NETWORK: 10.244.0.0/16, FLANNEL_SUBNET: 10.244.7.1/24,
+             FLANNEL_MTU: "1450", FLANNEL_IPMASQ: "true"}
+devices:
+  description: flannel's devices on the host, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ifname:
+      description: The device's name.
+      type: str
+    kind:
+      description: C(vxlan) or C(wireguard).
+      type: str
+    vni:
+      description: The VXLAN ID; null for WireGuard.
+      type: int
+    mac:
+      description: The VXLAN device's MAC (flannel's random VTEP MAC); null for WireGuard.
+      type: str
+    addresses:
+      description: Its addresses other than link-local ones, as C(address/prefix).
+      type: list
+      elements: str
+  sample:
+    - ifname: flannel.1
+      kind: vxlan
+      vni: 1
+      mac: 5e:2d:81:0c:3b:7a
+      addresses: [10.244.7.0/32]
+"""
+
+import traceback  # noqa: E402
+
+# Ansible wants the documentation strings above the imports.
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ..module_utils.flannel_env import SubnetEnvError, read_subnet_env  # noqa: E402
+from ..module_utils.flannel_links import read_flannel_devices  # noqa: E402
+
+try:
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
+except ImportError:
+    IPRoute = None
+    PYROUTE2_ERROR = traceback.format_exc()
+else:
+    PYROUTE2_ERROR = None
+
+ARGUMENT_SPEC = {"path": {"type": "path", "default": "/run/flannel/subnet.env"}}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if PYROUTE2_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_ERROR)
+    try:
+        env = read_subnet_env(module.params["path"])
+        # groups=0: no multicast subscriptions; this handle only dumps.
+        with IPRoute(groups=0) as ipr:
+            devices = read_flannel_devices(ipr)
+    except SubnetEnvError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:  # pyroute2's NetlinkError is one
+        module.fail_json(msg=f"flannel_facts: netlink: {exc}")
+    module.exit_json(changed=False, devices=devices, **env)
+
+
+if __name__ == "__main__":
+    main()
