@@ -19,8 +19,21 @@ description:
     C(podnet_public_ip), C(podnet_public_ipv6) and C(podnet_mtu) when set, otherwise from its
     gathered network facts (the default-route interface, its primary address and MTU),
     otherwise from the lease file's record of where the node was last seen.
-  - Records the allocation, and where each node was seen, in the lease file (atomically;
-    only when something changed; not in check mode).
+  - A node's subnet comes from its pin (C(podnet_subnet), C(podnet_ipv6_subnet)), else the
+    lease file, else what the host uses now - the registered result of
+    M(podnet.fabric.flannel_facts) (C(podnet_flannel_facts)), read from its C(subnet.env)
+    or its flannel device's /32 - else the lowest free subnet, in node-name order. A
+    current subnet podnet cannot keep (outside the range, or held by another node) is an
+    error naming both nodes and the fix, never a silent renumbering.
+  - With VXLAN, a node's VTEP MAC comes from the lease file (C(vtep_mac), C(vtep_mac_v6)),
+    else from the host's C(flannel.<VNI>) / C(flannel-v6.<VNI>) device (flannel's random
+    MAC, which every peer has programmed), else it is derived from the node's name. MACs
+    that are not the derived ones are recorded in the lease file.
+  - When the play read its hosts with M(podnet.fabric.flannel_facts), a node it did not read
+    (left out by C(--limit), or unreachable) that has neither a pin nor a lease line stops
+    the plan, naming the node: the subnet it may already use cannot be known.
+  - Records the allocation, where each node was seen and the adopted MACs in the lease file
+    (atomically; only when something changed; not in check mode).
   - Any problem (bad net-conf, a node nobody can place, exhausted range, overlaps, host-gw
     nodes on different L2 segments, host-gw behind NAT) fails the task with every problem
     listed, before any host is changed. Run it with C(run_once).

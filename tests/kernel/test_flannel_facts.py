@@ -1,0 +1,124 @@
+"""podnet.fabric.flannel_facts as Ansible runs it (its `main()`, arguments as JSON, under
+`ip netns exec`) against flannel's devices built by hand with iproute2, as flanneld leaves
+them: the lease from subnet.env or the device's /32, the random VTEP MAC, nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ip
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+FLANNEL_MAC = "5e:2d:81:0c:3b:7a"
+FLANNEL_MAC_V6 = "7a:11:22:33:44:55"
+SUBNET_ENV = (
+    "FLANNEL_NETWORK=10.244.0.0/16\n"
+    "FLANNEL_SUBNET=10.244.7.1/24\n"
+    "FLANNEL_MTU=1450\n"
+    "FLANNEL_IPMASQ=true\n"
+)
+
+
+def module(netns: str, args: dict[str, Any]) -> dict[str, Any]:
+    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, PYTHON, "-m", "plugins.modules.flannel_facts", payload],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+    )
+    try:
+        result: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON from the module: {done.stdout}{done.stderr}") from None
+    return result
+
+
+@pytest.fixture
+def flannel_host(underlay: tuple[str, str]) -> str:
+    """flanneld's VXLAN devices (reference 1.2, 1.5): v4 and v6, random MACs, /32 and /128."""
+    ns, dev = underlay
+    ip("addr", "add", "fd00::11/64", "dev", dev, "nodad", netns=ns)
+    for name, mac, local, address in (
+        ("flannel.1", FLANNEL_MAC, "192.0.2.11", "10.244.7.0/32"),
+        ("flannel-v6.1", FLANNEL_MAC_V6, "fd00::11", "fd00:10:244:7::/128"),
+    ):
+        ip("link", "add", name, "address", mac, "mtu", "1450", "txqueuelen", "0", "type",
+           "vxlan", "id", "1", "local", local, "dev", dev, "nolearning", "ttl", "0",
+           netns=ns)  # fmt: skip
+        ip("addr", "add", address, "dev", name, netns=ns)
+        ip("link", "set", name, "up", netns=ns)
+    # Not flannel's: never reported.
+    ip("link", "add", "vxlan0", "type", "vxlan", "id", "9", "dstport", "4789", netns=ns)
+    return ns
+
+
+def state(ns: str) -> str:
+    return ip("-d", "link", "show", netns=ns) + ip("addr", "show", netns=ns)
+
+
+def test_reads_the_lease_from_subnet_env_and_every_flannel_device(
+    flannel_host: str, tmp_path: Path
+) -> None:
+    env = tmp_path / "subnet.env"
+    env.write_text(SUBNET_ENV)
+    before = state(flannel_host)
+    result = module(flannel_host, {"path": str(env)})
+    assert result["changed"] is False, result
+    assert (result["subnet"], result["ipv6_subnet"], result["network"]) == (
+        "10.244.7.0/24",
+        None,
+        "10.244.0.0/16",
+    )
+    assert result["subnet_env"] == {
+        "path": str(env),
+        "found": True,
+        "values": {
+            "FLANNEL_NETWORK": "10.244.0.0/16",
+            "FLANNEL_SUBNET": "10.244.7.1/24",
+            "FLANNEL_MTU": "1450",
+            "FLANNEL_IPMASQ": "true",
+        },
+    }
+    assert result["devices"] == [
+        {"ifname": "flannel-v6.1", "kind": "vxlan", "vni": 1, "mac": FLANNEL_MAC_V6,
+         "addresses": ["fd00:10:244:7::/128"]},
+        {"ifname": "flannel.1", "kind": "vxlan", "vni": 1, "mac": FLANNEL_MAC,
+         "addresses": ["10.244.7.0/32"]},
+    ]  # fmt: skip
+    assert state(flannel_host) == before
+
+
+def test_check_mode_reads_the_same_and_a_missing_file_is_no_error(
+    flannel_host: str, tmp_path: Path
+) -> None:
+    result = module(flannel_host, {"path": str(tmp_path / "gone"), "_ansible_check_mode": True})
+    assert result["changed"] is False and not result.get("failed"), result
+    assert (result["subnet"], result["subnet_env"]["found"]) == (None, False)
+    assert [device["ifname"] for device in result["devices"]] == ["flannel-v6.1", "flannel.1"]
+
+
+def test_a_host_without_flannel_has_nothing(netns: str, tmp_path: Path) -> None:
+    result = module(netns, {"path": str(tmp_path / "subnet.env")})
+    assert (result["changed"], result["subnet"], result["devices"]) == (False, None, [])
+
+
+def test_a_malformed_subnet_env_fails_naming_the_key_and_value(netns: str, tmp_path: Path) -> None:
+    env = tmp_path / "subnet.env"
+    env.write_text("FLANNEL_SUBNET=10.244.7.1\n")
+    result = module(netns, {"path": str(env)})
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"{env}: FLANNEL_SUBNET='10.244.7.1' is not an IPv4 address/prefix as flannel writes"
+        " it; fix or delete the file (podnet writes it again)"
+    )
