@@ -31,7 +31,7 @@ description:
     that are not the derived ones are recorded in the lease file.
   - When the play read its hosts with M(podnet.fabric.flannel_facts), a node it did not read
     (left out by C(--limit), or unreachable) that has neither a pin nor a lease line stops
-    the plan, naming the node: the subnet it may already use cannot be known.
+    the plan, naming the node, since the subnet it may already use cannot be known.
   - Records the allocation, where each node was seen and the adopted MACs in the lease file
     (atomically; only when something changed; not in check mode).
   - Any problem (bad net-conf, a node nobody can place, exhausted range, overlaps, host-gw
