@@ -113,3 +113,20 @@ def _reference_needs_order(request) -> None:
     wanted = needs.get(request.node.name)
     if wanted and wanted not in REFERENCE:
         pytest.fail(f"run the whole module: the {wanted} reference comes from an earlier test")
+
+
+def test_direct_routing_then_host_gw_adopts_the_direct_routes(lab) -> None:
+    # On one segment DirectRouting routes every peer directly: the device stays, with no
+    # neighbour or FDB entry left on it.
+    converge("-e", with_backend({"Type": "vxlan", "DirectRouting": True}))
+    for node in NODES:
+        assert node_json(node, ["ip", "-j", "neigh", "show", "dev", "flannel.1"]) == []
+        fdb = node_json(node, ["bridge", "-j", "fdb", "show", "dev", "flannel.1"])
+        assert [f for f in fdb if f["mac"] != "00:00:00:00:00:00"] == []
+    direct = {node: pod_network_state(node)["routes"] for node in NODES}
+    assert direct == {node: REFERENCE["host-gw"][node]["routes"] for node in NODES}
+    result = converge("-e", HOST_GW)
+    assert state() == REFERENCE["host-gw"]
+    # Only the device went: the routes were already host-gw's, so its task changed nothing.
+    section = result.output.split("TASK [podnet.fabric.node : Host-gw routes]")[1]
+    assert "changed:" not in section.split("TASK [")[0], section[:2000]
