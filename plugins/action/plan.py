@@ -248,9 +248,10 @@ def observed_leases(
                 continue
             problems.append(
                 f"{name}: its IPv{pool.family} subnet is unknown: {name} has no line in the"
-                " lease file and was not read in this run (left out by --limit, or"
-                " unreachable), so the subnet it may already use (a running flannel's) cannot"
-                f" be known; run once with {name} in the play (or set podnet_{key} for it)"
+                " lease file and was not read in this run (left out by --limit, unreachable,"
+                " or its flannel_facts task failed), so the subnet it may already use (a"
+                f" running flannel's) cannot be known; run once with {name} in the play (or"
+                f" set podnet_{key} for it)"
             )
             break
     return observed

@@ -86,9 +86,9 @@ def test_a_node_whose_subnet_cannot_be_known_stops_the_plan_naming_it(lab, tmp_p
     assert "nothing was changed on any host" in result.output
     assert (
         "node4: its IPv4 subnet is unknown: node4 has no line in the lease file and was not"
-        " read in this run (left out by --limit, or unreachable), so the subnet it may"
-        " already use (a running flannel's) cannot be known; run once with node4 in the play"
-        " (or set podnet_subnet for it)"
+        " read in this run (left out by --limit, unreachable, or its flannel_facts task"
+        " failed), so the subnet it may already use (a running flannel's) cannot be known;"
+        " run once with node4 in the play (or set podnet_subnet for it)"
     ) in result.output
     assert "node5.podnet_public_ip: unknown: node5 has no facts in this run" in result.output
     assert not any(result.changed().values())

@@ -259,9 +259,9 @@ def test_a_node_not_read_with_no_lease_and_no_pin_stops_the_plan_naming_it() -> 
     observed_leases(nodes, hostvars, conf(), leases({"n4": "10.244.4.0/24"}), problems)
     assert problems == [
         "n2: its IPv4 subnet is unknown: n2 has no line in the lease file and was not read in"
-        " this run (left out by --limit, or unreachable), so the subnet it may already use (a"
-        " running flannel's) cannot be known; run once with n2 in the play (or set"
-        " podnet_subnet for it)"
+        " this run (left out by --limit, unreachable, or its flannel_facts task failed), so"
+        " the subnet it may already use (a running flannel's) cannot be known; run once with"
+        " n2 in the play (or set podnet_subnet for it)"
     ]
 
 
