@@ -1,0 +1,151 @@
+"""Boot restore on the lab: a simulated reboot of node2 repaired by <state_dir>/restore.
+
+One lab, one test per backend in file order (vxlan, host-gw, WireGuard on wireguard-go):
+converge, pods, check; then node2 loses everything a reboot loses (its flannel devices
+and with them their neighbours, FDB entries and wireguard-go, its proto boot pod routes,
+permanent neighbours, /run/flannel, the FLANNEL firewall chains, ip_forward), foreign
+objects are planted, and `/etc/podnet/restore` runs inside node2 with nothing else: node2
+is back in the state the playbook left (read back from the kernel), pods reach each other,
+a second restore says it has nothing to change, the foreign objects are still there, and
+site.yml then finds nothing to do on any host.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import converge, labkit, node_text, pod_network_state, with_backend
+
+NODES = ("node1", "node2", "node3")
+STATE_DIR = "/etc/podnet"
+RESTORE = f"{STATE_DIR}/restore"
+PSK = base64.b64encode(os.urandom(32)).decode()
+BACKENDS = {
+    "vxlan": (1450, ["-e", with_backend({"Type": "vxlan"})]),
+    "host-gw": (1500, ["-e", with_backend({"Type": "host-gw"})]),
+    "wireguard": (
+        1440,
+        ["-e", with_backend({"Type": "wireguard", "PSK": PSK}),
+         "-e", json.dumps({"podnet_wireguard_userspace": True})],
+    ),
+}  # fmt: skip
+
+# What a reboot loses, inside node2. Deleting a flannel device takes its neighbours, FDB
+# entries and on-device routes with it, and makes its wireguard-go exit.
+REBOOT = r"""
+set -e
+for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^flannel'); do
+    ip link del "$link"
+done
+ip route flush root 10.244.0.0/16 proto boot
+ip neigh flush nud permanent
+rm -rf /run/flannel/*
+iptables-save | grep -v FLANNEL | iptables-restore
+ip6tables-save | grep -v FLANNEL | ip6tables-restore
+echo 0 > /proc/sys/net/ipv4/ip_forward
+"""
+# Planted after the "reboot": a person's objects, which the restore must leave alone.
+FOREIGN = [
+    ["ip", "route", "add", "10.244.200.0/24", "via", "192.0.2.13", "proto", "static"],
+    ["ip", "neigh", "add", "192.0.2.99", "lladdr", "02:00:00:00:00:99", "dev", "eth0",
+     "nud", "permanent"],
+]  # fmt: skip
+
+
+def restore(node: str, *args: str) -> str:
+    return labkit.node_run(node, [RESTORE, *args]).stdout
+
+
+def simulate_reboot(node: str) -> None:
+    labkit.node_run(node, ["sh", "-c", REBOOT])
+    deadline = time.monotonic() + 15  # wireguard-go exits about 1.5 s after its device
+    netns = labkit.node(node).netns
+    while any(p.comm == "wireguard-go" and p.netns == netns for p in labkit.lab_processes()):
+        assert time.monotonic() < deadline, "wireguard-go outlived its device"
+        time.sleep(0.1)
+    # A reboot starts with an empty /run: no socket file left by the old process.
+    labkit.node_run(node, ["sh", "-c", "rm -f /run/wireguard/*.sock"])
+    links = node_text(node, ["ip", "-o", "link", "show"])
+    assert "flannel" not in links, links
+    assert node_text(node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "0"
+
+
+def handshake_all() -> None:
+    """Each pair's first WireGuard handshake, given WireGuard's own retry time (see
+    test_wireguard_lab.py): a ping sent once a second until the first reply, up to 8 s.
+
+    node2 sends first: after its restore, its peers still hold a session with its former
+    wireguard-go, which they give up only after 15 s of unanswered packets (WireGuard's
+    rekey timeout); node2's own first packet makes a new handshake at once, as a rebooted
+    node's does.
+    """
+    for src in ("node2", "node1", "node3"):
+        for dst in NODES:
+            if src != dst:
+                target = labkit.read_pod(dst)["ip"]
+                labkit.pod_run(src, ["ping", "-n", "-q", "-c", "1", "-w", "8", target])
+
+
+def reachable(backend: str, mtu: int) -> None:
+    if backend == "wireguard":
+        handshake_all()
+    report = labkit.check(expected_mtu=mtu)
+    assert report.ok, report
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_restore_after_a_reboot_brings_node2_back(lab, backend: str) -> None:
+    mtu, args = BACKENDS[backend]
+    converge(*args)
+    for node in NODES:  # a pod's MTU is fixed when it starts: new pods for each backend
+        labkit.detach_pod(node)
+        labkit.attach_pod(node)
+    reachable(backend, mtu)
+    before = pod_network_state("node2")
+
+    simulate_reboot("node2")
+    checked = restore("node2", "--check")
+    assert "changed:" in checked and "flannel" not in node_text("node2", ["ip", "link"]), checked
+    for argv in FOREIGN:
+        labkit.node_run("node2", argv)
+    first = restore("node2")
+    assert "file /run/flannel/subnet.env: changed: add file" in first, first
+    assert "sysctl: changed: replace sysctl net.ipv4.ip_forward" in first, first
+    second = restore("node2")
+    assert second.splitlines()[-1].startswith("restore: nothing to change"), second
+    assert all(line.endswith(": unchanged") for line in second.splitlines()[:-1]), second
+
+    routes = node_text("node2", ["ip", "route", "show"])
+    assert "10.244.200.0/24 via 192.0.2.13 dev eth0 proto static" in routes, routes
+    assert "192.0.2.99 dev eth0 lladdr 02:00:00:00:00:99 PERMANENT" in node_text(
+        "node2", ["ip", "neigh", "show"]
+    )
+    labkit.node_run("node2", ["ip", "route", "del", "10.244.200.0/24"])
+    labkit.node_run("node2", ["ip", "neigh", "del", "192.0.2.99", "dev", "eth0"])
+    assert pod_network_state("node2") == before
+
+    reachable(backend, mtu)
+    again = converge(*args)
+    assert again.changed() == dict.fromkeys(NODES, 0), again.output[-6000:]
+
+
+def test_the_record_holds_no_secret_and_the_unit_stays_in_the_lab(lab) -> None:
+    """After the WireGuard run: applied.json 0600 without the private key or the PSK; the
+    PSK only in its own 0600 file; the unit in the lab's private directory, not enabled."""
+    modes = node_text("node2", ["stat", "-c", "%n %a", f"{STATE_DIR}/applied.json",
+                                f"{STATE_DIR}/wireguard.psk", RESTORE])  # fmt: skip
+    assert modes.split() == [f"{STATE_DIR}/applied.json", "600",
+                             f"{STATE_DIR}/wireguard.psk", "600", RESTORE, "755"]  # fmt: skip
+    record = node_text("node2", ["cat", f"{STATE_DIR}/applied.json"])
+    private = node_text("node2", ["cat", f"{STATE_DIR}/wireguard.key"]).strip()
+    assert private and private not in record
+    assert PSK not in record and "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in record
+    assert node_text("node2", ["cat", f"{STATE_DIR}/wireguard.psk"]).strip() == PSK
+    unit = node_text("node2", ["cat", f"{STATE_DIR}/systemd/podnet-restore.service"])
+    assert f"ExecStart={RESTORE}" in unit and "Type=oneshot" in unit
+    assert not Path("/etc/systemd/system/podnet-restore.service").exists()
