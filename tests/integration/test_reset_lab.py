@@ -4,8 +4,9 @@ One lab, tests in file order, each installing a backend over what the previous r
 (a reset node must take a fresh install): VXLAN with DirectRouting (check mode first, then
 the reset, then a second one that changes nothing), WireGuard on wireguard-go (the key
 kept, then removed on request; a conflist edited by hand stays), host-gw with nftables
-(--limit, with the cni0 bridge). Every reset runs with the lab's own net-conf.json (vxlan): a reset must find
-what another backend left. Every node is read back from its kernel and files.
+(--limit, with the cni0 bridge). Every reset runs with the lab's own net-conf.json (vxlan):
+a reset must find what another backend left. Every node is read back from its kernel and
+files.
 """
 
 from __future__ import annotations
