@@ -45,6 +45,11 @@ def start_wireguard_go(commands: Commands, program: str, ifname: str) -> None:
             f"{program} {ifname} returned but {socket_path(ifname)} does not exist, so wg "
             f"cannot configure it (is {SOCKET_DIR} writable and private to this namespace?)"
         )
+    # The launcher makes the TUN and the socket, then returns while its daemon child takes
+    # them over and sets the TUN's MTU to its own default (1420) once more. The child
+    # answers on the socket only after that, so one answered query means an MTU set from
+    # now on stays (seen in the lab: the plan's 1440 undone right after being set).
+    commands.wg("show", ifname, "listen-port")
 
 
 def is_wireguard_go_of(cmdline: Sequence[str], ifname: str, names: Iterable[str]) -> bool:
