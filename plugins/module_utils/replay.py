@@ -159,7 +159,7 @@ def apply_wireguard(
     params: Mapping[str, Any], check_mode: bool, psk_file: str | None = None
 ) -> Outcome:
     label = _labelled(f"wireguard {params.get('device')}", params)
-    commands = Commands(_wait_for_wireguard_go(str(params.get("wireguard_go"))), which)
+    commands = Commands(run_command, which)
     try:
         valid = validate_wireguard(with_psk(params, psk_file))
         result = reconcile_wireguard(WgHost(commands), valid, check_mode=check_mode)
@@ -187,30 +187,6 @@ def apply_masquerade(params: Mapping[str, Any], check_mode: bool) -> Outcome:
     except (FirewallError, OSError) as exc:
         return Outcome(label, error=str(exc))
     return Outcome(label, result.changes, result.warnings)
-
-
-def _wait_for_wireguard_go(program: str) -> Callable[..., tuple[int, str, str]]:
-    """run_command, which after starting wireguard-go waits until its daemon serves.
-
-    wireguard-go returns once its UAPI socket exists, but the daemon it forked sets the
-    TUN's MTU to 1420 a moment later, which can undo the `ip link set mtu` that follows
-    (seen here about once in ten starts). `wg show <dev>` is answered only once the
-    daemon serves, which is past that. The module shares the race; the wait belongs in
-    wg_userspace.start_wireguard_go, and this one goes once it is there.
-    """
-
-    def run(
-        args: Sequence[str], data: str | None = None, env: Mapping[str, str] | None = None
-    ) -> tuple[int, str, str]:
-        done = run_command(args, data, env)
-        names = {"wireguard-go", os.path.basename(program)}
-        if done[0] == 0 and os.path.basename(args[0]) in names and len(args) == 2:
-            wg = which("wg")
-            if wg is not None:
-                run_command([wg, "show", args[-1]])
-        return done
-
-    return run
 
 
 def with_psk(params: Mapping[str, Any], psk_file: str | None) -> dict[str, Any]:
