@@ -28,6 +28,7 @@ from conftest import (
     with_backend,
 )
 
+RECORDS_BOOT_STATE = True  # conftest: these tests need what a run records for boot
 NODES = ("node1", "node2", "node3")
 VXLAN_DIRECT = with_backend({"Type": "vxlan", "DirectRouting": True})
 WIREGUARD = with_backend({"Type": "wireguard"})

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import converge, labkit, node_text, pod_network_state, with_backend
 
+RECORDS_BOOT_STATE = True  # conftest: these tests need what a run records for boot
 NODES = ("node1", "node2", "node3")
 STATE_DIR = "/etc/podnet"
 RESTORE = f"{STATE_DIR}/restore"

@@ -151,16 +151,20 @@ def test_the_same_exchange_over_vxlan_shows_the_marker(lab) -> None:
 def capture_marker_exchange() -> bytes:
     """Bytes on node2's underlay while node1's pod pings node2's pod with MARKER as padding."""
     pcap = Path(f"/run/podnet-lab/marker-{os.getpid()}.pcap")
+    # 3 pings make 6 packets on node2's underlay (requests in, replies out); tcpdump stops
+    # after writing them, so a busy machine cannot cut the capture short.
     capture = subprocess.Popen(
         ["nsenter", "--net=/run/netns/podnet-lab-node2", "tcpdump", "-i", "eth0", "-U", "-n",
-         "-w", str(pcap), "udp"],
+         "-c", "6", "-w", str(pcap), "udp"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         time.sleep(1)  # tcpdump opens the socket
         target = labkit.read_pod("node2")["ip"]
         labkit.pod_run("node1", ["ping", "-c", "3", "-i", "0.2", "-p", MARKER.hex(), target])
-        time.sleep(0.5)
+        capture.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass  # fewer packets than expected: the size check below says so
     finally:
         capture.terminate()
         capture.wait(timeout=10)
