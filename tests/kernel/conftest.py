@@ -6,12 +6,14 @@ kernel test there means a feature went untested, and pytest's summary says so.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +31,27 @@ NETNS_PREFIX = "podnet-test-"
 def _root_or_skip() -> None:
     if os.geteuid() != 0:
         pytest.skip("LOUD SKIP: kernel tests need root (network namespaces)")
+
+
+def run_module(
+    netns: str, name: str, args: dict[str, Any], env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run podnet.fabric.<name> as Ansible runs it: its main(), the arguments as JSON, in a
+    process inside `netns`, so it opens its own netlink handle and /proc/sys there."""
+    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", f"plugins.modules.{name}", payload],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        result: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON from the module: {done.stdout}{done.stderr}") from None
+    return result
 
 
 def ip(*args: str, netns: str | None = None, check: bool = True) -> str:

@@ -5,15 +5,12 @@ them: the lease from subnet.env or the device's /32, the random VTEP MAC, nothin
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ip
+from conftest import ip, run_module
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -28,20 +25,7 @@ SUBNET_ENV = (
 
 
 def module(netns: str, args: dict[str, Any]) -> dict[str, Any]:
-    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, PYTHON, "-m", "plugins.modules.flannel_facts", payload],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=dict(os.environ),
-    )
-    try:
-        result: dict[str, Any] = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"no JSON from the module: {done.stdout}{done.stderr}") from None
-    return result
+    return run_module(netns, "flannel_facts", args)
 
 
 @pytest.fixture

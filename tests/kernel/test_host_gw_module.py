@@ -5,14 +5,11 @@ namespace, exactly as on a node. The kernel is read back with iproute2.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import ip
+from conftest import ip, run_module
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable  # the test run's interpreter has ansible-core and pyroute2
@@ -28,20 +25,7 @@ ROUTE = "10.244.2.0/24 via 192.0.2.12 dev eth0"
 
 
 def module(netns: str, args: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
-    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, PYTHON, "-m", "plugins.modules.host_gw", payload],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        result: dict[str, Any] = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"no JSON from the module: {done.stdout}{done.stderr}") from None
-    return result
+    return run_module(netns, "host_gw", args, env)
 
 
 def boot_routes(ns: str) -> str:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import ip
+from conftest import ip, run_module
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -50,12 +50,7 @@ REPLAY = (
 
 
 def module(netns: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, PYTHON, "-m", f"plugins.modules.{name}", payload],
-        cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(done.stdout)
+    result = run_module(netns, name, args)
     assert not result.get("failed"), result
     return result
 

@@ -7,7 +7,6 @@ from /proc/sys inside the namespace, not from the module's report.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_module
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable  # the test run's interpreter has ansible-core
@@ -36,19 +36,7 @@ def sysctl(netns: str) -> Callable[..., dict[str, Any]]:
 
     def run(values: dict[str, Any], check: bool = False, **options: Any) -> dict[str, Any]:
         args = {"values": values, **options, "_ansible_check_mode": check, "_ansible_diff": True}
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
-        done = subprocess.run(
-            ["ip", "netns", "exec", netns, PYTHON, "-m", "plugins.modules.sysctl", payload],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        try:
-            result: dict[str, Any] = json.loads(done.stdout)
-        except json.JSONDecodeError:
-            raise AssertionError(f"no JSON from the module: {done.stdout}{done.stderr}") from None
-        return result
+        return run_module(netns, "sysctl", args)
 
     return run
 

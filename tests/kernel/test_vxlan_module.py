@@ -5,14 +5,12 @@ test's namespace, exactly as on a node. The kernel is read back with iproute2.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import ip
+from conftest import ip, run_module
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable  # the test run's interpreter has ansible-core and pyroute2
@@ -30,20 +28,7 @@ PRESENT = {
 
 
 def module(netns: str, args: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
-    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, PYTHON, "-m", "plugins.modules.vxlan", payload],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        result: dict[str, Any] = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"no JSON from the module: {done.stdout}{done.stderr}") from None
-    return result
+    return run_module(netns, "vxlan", args, env)
 
 
 def test_apply_then_nothing_with_diff(underlay: tuple[str, str]) -> None:
