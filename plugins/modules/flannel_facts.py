@@ -122,8 +122,8 @@ import traceback  # noqa: E402
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ..module_utils.flannel_env import SubnetEnvError, read_subnet_env  # noqa: E402
-from ..module_utils.flannel_links import read_flannel_devices  # noqa: E402
+from ..module_utils.flannel_facts.env import SubnetEnvError, read_subnet_env  # noqa: E402
+from ..module_utils.flannel_facts.links import read_flannel_devices  # noqa: E402
 
 try:
     from pyroute2 import IPRoute  # type: ignore[import-untyped]

@@ -173,11 +173,11 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ..module_utils.changes import describe  # noqa: E402
-from ..module_utils.hostgw_diff import view  # noqa: E402
-from ..module_utils.hostgw_host import reconcile_host_gw  # noqa: E402
-from ..module_utils.hostgw_input import HostGwError, validate_host_gw  # noqa: E402
-from ..module_utils.rtnl_handles import PYROUTE2_ERROR, NetlinkError, open_rtnl  # noqa: E402
+from ..module_utils.core.changes import describe  # noqa: E402
+from ..module_utils.host_gw.diff import view  # noqa: E402
+from ..module_utils.host_gw.host import reconcile_host_gw  # noqa: E402
+from ..module_utils.host_gw.input import HostGwError, validate_host_gw  # noqa: E402
+from ..module_utils.kernel.handles import PYROUTE2_ERROR, NetlinkError, open_rtnl  # noqa: E402
 
 # Peers are plain dicts, checked by validate_host_gw: suboptions would reject the keys
 # other backends' peer tables carry.

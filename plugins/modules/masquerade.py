@@ -197,14 +197,14 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.changes import describe  # noqa: E402
-from ..module_utils.firewall_host import (  # noqa: E402
+from ..module_utils.core.changes import describe  # noqa: E402
+from ..module_utils.firewall.host import (  # noqa: E402
     FirewallError,
     FirewallHost,
     prepare,
     sync_masquerade,
 )
-from ..module_utils.firewall_input import FirewallInputError  # noqa: E402
+from ..module_utils.firewall.input import FirewallInputError  # noqa: E402
 
 
 def main() -> None:

@@ -112,8 +112,8 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.changes import describe  # noqa: E402
-from ..module_utils.sysctl_values import SysctlError, sync_sysctls  # noqa: E402
+from ..module_utils.core.changes import describe  # noqa: E402
+from ..module_utils.sysctl.host import SysctlError, sync_sysctls  # noqa: E402
 
 
 def main() -> None:

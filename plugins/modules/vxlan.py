@@ -264,10 +264,10 @@ except ImportError:
 else:
     PYROUTE2_ERROR = None
 
-from ..module_utils.changes import describe  # noqa: E402
-from ..module_utils.vxlan_host import Host, reconcile_vxlan  # noqa: E402
-from ..module_utils.vxlan_plan import validate_params  # noqa: E402
-from ..module_utils.vxlan_state import VxlanError, view  # noqa: E402
+from ..module_utils.core.changes import describe  # noqa: E402
+from ..module_utils.vxlan.host import Host, reconcile_vxlan  # noqa: E402
+from ..module_utils.vxlan.state import VxlanError, view  # noqa: E402
+from ..module_utils.vxlan.want import validate_params  # noqa: E402
 
 PEER_OPTIONS = {
     "name": {"type": "str", "required": True},

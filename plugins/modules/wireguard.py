@@ -270,12 +270,12 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.changes import describe  # noqa: E402
-from ..module_utils.wg_commands import Commands  # noqa: E402
-from ..module_utils.wg_host import WgHost, reconcile_wireguard  # noqa: E402
-from ..module_utils.wg_input import validate_params  # noqa: E402
-from ..module_utils.wg_keys import WgError  # noqa: E402
-from ..module_utils.wg_state import view  # noqa: E402
+from ..module_utils.core.changes import describe  # noqa: E402
+from ..module_utils.wireguard.commands import Commands  # noqa: E402
+from ..module_utils.wireguard.host import WgHost, reconcile_wireguard  # noqa: E402
+from ..module_utils.wireguard.input import validate_params  # noqa: E402
+from ..module_utils.wireguard.keys import WgError  # noqa: E402
+from ..module_utils.wireguard.state import view  # noqa: E402
 
 PEER_OPTIONS = {
     "name": {"type": "str", "required": True},

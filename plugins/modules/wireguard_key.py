@@ -5,7 +5,7 @@ The key is generated on the node and stays there (0600, stable across runs and r
 unlike flanneld's /run/flannel/wgkey); only its public key is returned, for the plan to
 hand to the other nodes. The same run reports whether the node can run WireGuard at all
 (kernel module, or wireguard-go where allowed), so a play can stop early and say why.
-The work lives in module_utils/wg_keystate.py, wg_keyfile.py and wg_probe.py.
+The work lives in module_utils/wireguard/keystate.py, wg_keyfile.py and wg_probe.py.
 """
 
 from __future__ import annotations
@@ -161,11 +161,11 @@ changes:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.changes import describe  # noqa: E402
-from ..module_utils.wg_commands import Commands  # noqa: E402
-from ..module_utils.wg_keys import WgError  # noqa: E402
-from ..module_utils.wg_keystate import reconcile_key  # noqa: E402
-from ..module_utils.wg_probe import probe_host  # noqa: E402
+from ..module_utils.core.changes import describe  # noqa: E402
+from ..module_utils.wireguard.commands import Commands  # noqa: E402
+from ..module_utils.wireguard.keys import WgError  # noqa: E402
+from ..module_utils.wireguard.keystate import reconcile_key  # noqa: E402
+from ..module_utils.wireguard.probe import probe_host  # noqa: E402
 
 ARGUMENT_SPEC = {
     "key_file": {"type": "path", "required": True},

@@ -47,15 +47,15 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from plugins.module_utils.netns_proc import ProcNet  # noqa: E402
-from plugins.module_utils.vxlan_diff import diff_vxlan  # noqa: E402
-from plugins.module_utils.vxlan_host import (  # noqa: E402
+from plugins.module_utils.kernel.proc import ProcNet  # noqa: E402
+from plugins.module_utils.vxlan.diff import diff_vxlan  # noqa: E402
+from plugins.module_utils.vxlan.host import (  # noqa: E402
     Host,
     apply_vxlan,
     read_vxlan,
     verify_vxlan,
 )
-from plugins.module_utils.vxlan_plan import plan_vxlan, validate_params  # noqa: E402
+from plugins.module_utils.vxlan.want import plan_vxlan, validate_params  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")

@@ -18,18 +18,18 @@ import pytest
 from conftest import ip
 
 pyroute2 = pytest.importorskip("pyroute2")
-from plugins.module_utils import hostgw_host  # noqa: E402
-from plugins.module_utils.changes import ADD, DELETE, REPLACE  # noqa: E402
-from plugins.module_utils.hostgw_host import reconcile_host_gw  # noqa: E402
-from plugins.module_utils.hostgw_input import (  # noqa: E402
+from plugins.module_utils.core.changes import ADD, DELETE, REPLACE  # noqa: E402
+from plugins.module_utils.host_gw import host as hostgw_host  # noqa: E402
+from plugins.module_utils.host_gw.host import reconcile_host_gw  # noqa: E402
+from plugins.module_utils.host_gw.input import (  # noqa: E402
     HostGwError,
     HostGwInputError,
     validate_host_gw,
 )
-from plugins.module_utils.netns_proc import ProcNet  # noqa: E402
-from plugins.module_utils.rtnl_wire import RtnlWire  # noqa: E402
-from plugins.module_utils.vxlan_host import Host, reconcile_vxlan  # noqa: E402
-from plugins.module_utils.vxlan_plan import validate_params as validate_vxlan  # noqa: E402
+from plugins.module_utils.kernel.proc import ProcNet  # noqa: E402
+from plugins.module_utils.kernel.wire import RtnlWire  # noqa: E402
+from plugins.module_utils.vxlan.host import Host, reconcile_vxlan  # noqa: E402
+from plugins.module_utils.vxlan.want import validate_params as validate_vxlan  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 PEER2 = {"name": "node2", "subnet": "10.244.2.0/24", "public_ip": "192.0.2.12"}

@@ -1,4 +1,4 @@
-"""The boot restore's replay (plugins/module_utils/replay.py) against the modules, in a
+"""The boot restore's replay (plugins/module_utils/restore/replay.py) against the modules, in a
 throwaway namespace: each module runs as Ansible runs it (its `main()`, arguments as JSON,
 under `ip netns exec`) and returns `invocation.module_args`, exactly what the role records;
 the replay then runs from a record of those arguments, in the same namespace, as the
@@ -44,7 +44,7 @@ SYSCTL = {"values": {"net.ipv4.ip_forward": 1}}
 MASQUERADE = {"networks": [{"network": "10.244.0.0/16", "subnet": "10.244.1.0/24"}]}
 # Run inside the namespace: the replay's own entry point, reading <state_dir>/applied.json.
 REPLAY = (
-    "import sys; from plugins.module_utils.replay import main; "
+    "import sys; from plugins.module_utils.restore.replay import main; "
     "sys.exit(main(sys.argv[2:], sys.argv[1]))"
 )
 

@@ -18,14 +18,14 @@ import pytest
 from conftest import ip
 
 pyroute2 = pytest.importorskip("pyroute2")
-from plugins.module_utils.changes import ADD, DELETE, REPLACE  # noqa: E402
-from plugins.module_utils.netns_proc import ProcNet  # noqa: E402
-from plugins.module_utils.vxlan_host import (  # noqa: E402
+from plugins.module_utils.core.changes import ADD, DELETE, REPLACE  # noqa: E402
+from plugins.module_utils.kernel.proc import ProcNet  # noqa: E402
+from plugins.module_utils.vxlan.host import (  # noqa: E402
     Host,
     VxlanHostError,
     reconcile_vxlan,
 )
-from plugins.module_utils.vxlan_plan import VxlanInputError, validate_params  # noqa: E402
+from plugins.module_utils.vxlan.want import VxlanInputError, validate_params  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 IFNAME = "flannel.1"

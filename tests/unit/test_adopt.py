@@ -14,7 +14,7 @@ from conftest import BASE_CONF, DUAL_CONF, backend_conf, conf, leases, node, one
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.*
 
 from plugins.action.plan import observed_leases, records_of
-from plugins.module_utils.flannel_env import SubnetEnvError, parse_subnet_env
+from plugins.module_utils.flannel_facts.env import SubnetEnvError, parse_subnet_env
 
 from podnet import Lease, leases_to_data, parse_leases, plan_fleet
 from podnet.adopt import OBSERVED_FACT, read_observed

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from plugins.module_utils import replay  # noqa: E402
-from plugins.module_utils.changes import Change  # noqa: E402
+from plugins.module_utils.core.changes import Change  # noqa: E402
+from plugins.module_utils.restore import replay  # noqa: E402
 
 PSK = "cHJlc2hhcmVkIGtleSBmb3IgdGhlIHJlcGxheSB0ZXN0Lg=="
 
@@ -226,7 +226,7 @@ def render_restore(state_dir: Path) -> Path:
         keep_trailing_newline=True,
     )
     env.filters["to_json"] = json.dumps
-    env.filters["basename"] = os.path.basename
+    env.filters["relpath"] = os.path.relpath
     env.globals["query"] = lambda _name, pattern: glob.glob(pattern)
     env.globals["lookup"] = lambda _name, path, rstrip=True: Path(path).read_text()
     text = env.get_template("restore.j2").render(
@@ -271,12 +271,12 @@ def test_a_traceback_from_the_embedded_code_shows_its_lines(tmp_path: Path) -> N
         f"import runpy, sys; sys.argv = [{str(program)!r}]; "
         f"ns = runpy.run_path({str(program)!r}); "
         "sys.meta_path.insert(0, ns['EmbeddedSources']()); "
-        "from podnet_restore.replay import summarize\n"
+        "from podnet_restore.restore.replay import summarize\n"
         "try:\n    summarize([object()])\n"
         "except AttributeError:\n    import traceback; traceback.print_exc()"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd="/", capture_output=True, text=True, check=False
     )
-    assert 'File "podnet_restore/replay.py"' in done.stderr
+    assert 'File "podnet_restore/restore/replay.py"' in done.stderr
     assert "groups.setdefault((change.op, change.kind), []).append(change)" in done.stderr

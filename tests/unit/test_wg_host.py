@@ -22,16 +22,16 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from plugins.module_utils.wg_commands import Commands  # noqa: E402
-from plugins.module_utils.wg_diff import diff_wireguard  # noqa: E402
-from plugins.module_utils.wg_host import WgHost, apply_wireguard, reconcile_wireguard  # noqa: E402
-from plugins.module_utils.wg_input import validate_params  # noqa: E402
-from plugins.module_utils.wg_keys import WgError  # noqa: E402
-from plugins.module_utils.wg_keystate import reconcile_key  # noqa: E402
-from plugins.module_utils.wg_plan import plan_wireguard  # noqa: E402
-from plugins.module_utils.wg_probe import ProbeFacts, choose_implementation, probe_host  # noqa: E402
-from plugins.module_utils.wg_state import Interface, Link, WgState  # noqa: E402
-from plugins.module_utils.wg_userspace import find_wireguard_go  # noqa: E402
+from plugins.module_utils.wireguard.commands import Commands  # noqa: E402
+from plugins.module_utils.wireguard.diff import diff_wireguard  # noqa: E402
+from plugins.module_utils.wireguard.host import WgHost, apply_wireguard, reconcile_wireguard  # noqa: E402
+from plugins.module_utils.wireguard.input import validate_params  # noqa: E402
+from plugins.module_utils.wireguard.keys import WgError  # noqa: E402
+from plugins.module_utils.wireguard.keystate import reconcile_key  # noqa: E402
+from plugins.module_utils.wireguard.probe import ProbeFacts, choose_implementation, probe_host  # noqa: E402
+from plugins.module_utils.wireguard.state import Interface, Link, WgState  # noqa: E402
+from plugins.module_utils.wireguard.userspace import find_wireguard_go  # noqa: E402
+from plugins.module_utils.wireguard.want import plan_wireguard  # noqa: E402
 
 PRIVATE = "6BbJRfPup28AoaXmHC/rd9jMoxnOADmHHlKpBHxV3WI="
 OWN = "YhLOX7al1pgjqkSbNfo36KVAabVb71/ykF4+dWVJtRo="

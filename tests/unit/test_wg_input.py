@@ -13,13 +13,13 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from plugins.module_utils.wg_input import (  # noqa: E402
+from plugins.module_utils.wireguard.input import (  # noqa: E402
     PeerParams,
     WgInputError,
     parse_endpoint,
     validate_params,
 )
-from plugins.module_utils.wg_keys import Secret, is_wireguard_key  # noqa: E402
+from plugins.module_utils.wireguard.keys import Secret, is_wireguard_key  # noqa: E402
 
 KEY_A = "pS4PnNzefPGULya/EEHx3/P2O+fjWEDQf6VpcgJzyHI="
 KEY_B = "SEjOOauy9N+3ju15N9cXl+PCO7YSJgfCJm3E2VSIAic="

@@ -1,0 +1,230 @@
+"""The kernel side of host-gw: read table main once, check, apply in batches, verify.
+
+    plan_routes -> read_host_gw -> check_before_writing -> diff_routes
+                 -> (check mode stops) -> apply_routes -> read_host_gw -> diff must be empty
+
+A run costs one `link get` for the underlay and one dump of table main, whatever the
+fleet size (plus a `link get` per other device an owned or conflicting route is on,
+usually none); an unchanged run then writes nothing. Writes go through `rtnl_wire` as
+one batch, so 5,000 new peers cost one send per 512 routes rather than a pyroute2 call
+each. Everything that can fail before a write (a missing `dev`, a foreign route in a
+planned slot, a gateway off the segment) is checked before the first one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.changes import DELETE, Change
+from ..kernel.wire import NetlinkFailure, Request, RouteMsg, RtnlWire, dump_routes, route_request
+from ..vxlan.state import Route
+from .diff import diff_routes, slot_conflicts
+from .input import HostGwError, HostGwInputError, HostGwParams
+from .want import (
+    TableMain,
+    as_route,
+    off_segment,
+    off_segment_problem,
+    plan_routes,
+    split_table_main,
+)
+
+ENODEV = 19
+# What the kernel answers when a route's gateway is not on-link through its device
+# (reference section 2): IPv4's fib_check_nh_v4_gw and IPv6's ip6_route_check_nh.
+NOT_ON_LINK = (errno.ENETUNREACH, errno.EHOSTUNREACH)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One read: table main (for the segment check), split, and the owned routes as the
+    diff's model. `dev_index` is 0 when `dev` does not exist or was not needed."""
+
+    dev_index: int
+    main: tuple[RouteMsg, ...]
+    table: TableMain
+    routes: dict[str, Route]
+    names: dict[int, str]  # ifindex -> name: `dev`, owned routes' and conflicting routes' devices
+
+
+@dataclass(frozen=True)
+class Result:
+    changes: list[Change]
+    before: dict[str, Route]
+    after: dict[str, Route]
+
+
+def reconcile_host_gw(
+    ipr: Any, wire: RtnlWire, params: HostGwParams, check_mode: bool = False
+) -> Result:
+    """Read, plan, check, diff; then unless check mode apply, re-read and verify.
+
+    `ipr` is the caller's pyroute2 handle (opened with groups=0) and `wire` the bulk
+    channel on its socket: nothing here opens netlink, so tests pass their own.
+    """
+    desired = plan_routes(params)  # from the parameters alone
+    reading = read_host_gw(ipr, wire, params, desired)
+    check_before_writing(params, reading, desired)
+    absent = params.state == "absent"
+    changes = diff_routes(desired, reading.routes, absent)
+    if not changes:
+        return Result(changes, reading.routes, reading.routes)
+    if check_mode:
+        return Result(changes, reading.routes, desired)
+    apply_routes(wire, params, reading, desired, changes)
+    after = read_host_gw(ipr, wire, params, desired)
+    verify_routes(params, desired, after.routes, absent)
+    return Result(changes, reading.routes, after.routes)
+
+
+# --- read ------------------------------------------------------------------------------
+
+
+def read_host_gw(
+    ipr: Any, wire: RtnlWire, params: HostGwParams, desired: Mapping[str, Route]
+) -> Reading:
+    """Table main, split; device names only where a message or the diff needs one: for
+    owned routes, and for foreign routes in `desired`'s slots (the conflict error)."""
+    names: dict[int, str] = {}
+    dev_index = 0
+    if params.state == "present" and params.dev:
+        dev_index = _ifindex(ipr, params.dev)
+        if dev_index:
+            names[dev_index] = params.dev
+    main = tuple(dump_routes(wire, params.af))
+    table = split_table_main(main, params.network)
+    in_slots = [msg for key, msg in table.foreign.items() if key in desired]
+    for msg in (*table.owned.values(), *in_slots):
+        if msg.oif and msg.oif not in names:
+            names[msg.oif] = _ifname(ipr, msg.oif)
+    routes = {key: as_route(msg, names.get(msg.oif, "")) for key, msg in table.owned.items()}
+    return Reading(dev_index, main, table, routes, names)
+
+
+def _ifindex(ipr: Any, ifname: str) -> int:
+    """The device's index, 0 if there is no such device."""
+    try:
+        return int(ipr.link("get", ifname=ifname)[0]["index"])
+    except Exception as exc:  # pyroute2's NetlinkError, not imported here
+        if getattr(exc, "code", None) == ENODEV:
+            return 0
+        raise
+
+
+def _ifname(ipr: Any, index: int) -> str:
+    try:
+        return str(ipr.link("get", index=index)[0].get("ifname"))
+    except Exception as exc:  # gone since the dump: a name only serves messages
+        if getattr(exc, "code", None) == ENODEV:
+            return f"ifindex {index}"
+        raise
+
+
+# --- checks before any write -----------------------------------------------------------
+
+
+def check_before_writing(
+    params: HostGwParams, reading: Reading, desired: Mapping[str, Route]
+) -> None:
+    """Fail, listing every problem, if applying the plan cannot work or would take over a
+    route podnet does not own. state=absent only deletes owned routes: nothing to check."""
+    if params.state != "present":
+        return
+    if not reading.dev_index:
+        raise HostGwInputError(
+            [
+                f"dev: {params.dev!r} does not exist on this host (network namespace); name "
+                "the underlay interface that carries this node's public IP"
+            ]
+        )
+    assert params.dev is not None
+    problems = slot_conflicts(desired, reading.table.foreign, reading.names)
+    problems += [
+        off_segment_problem(peer.name, peer.public_ip, params.dev)
+        for peer in off_segment(params.peers, reading.main, reading.dev_index)
+    ]
+    if problems:
+        raise HostGwError(
+            problems, "host_gw cannot apply the plan on this host; nothing was changed"
+        )
+
+
+# --- apply and verify ------------------------------------------------------------------
+
+
+def apply_routes(
+    wire: RtnlWire,
+    params: HostGwParams,
+    reading: Reading,
+    desired: Mapping[str, Route],
+    changes: Sequence[Change],
+) -> None:
+    """All changes in one batched transaction, in the diff's order.
+
+    A delete names the route as read (gateway, device, metric, proto), so it can only
+    remove that route; an add or replace is `ip route replace` through `dev`.
+    """
+    requests: list[Request] = []
+    by_label: dict[str, Change] = {}
+    for change in changes:
+        spec = change.spec
+        deleting = change.op == DELETE
+        oif = reading.table.owned[change.key].oif if deleting else reading.dev_index
+        request = route_request(
+            op_new=not deleting,
+            family=params.af,
+            dst=spec["dst"],
+            gateway=spec["gateway"],
+            oif=oif,
+            onlink=False,
+            priority=spec["priority"],
+            table=spec["table"],
+            proto=spec["proto"],
+        )
+        requests.append(request)
+        by_label[request.label] = change
+    try:
+        wire.transact(requests)
+    except NetlinkFailure as exc:
+        raise HostGwError(
+            [_refusal(label, code, by_label, desired, params) for label, code in exc.failures],
+            f"the kernel refused {len(exc.failures)} route change(s)",
+        ) from exc
+
+
+def _refusal(
+    label: str,
+    code: int,
+    by_label: Mapping[str, Change],
+    desired: Mapping[str, Route],
+    params: HostGwParams,
+) -> str:
+    change = by_label.get(label)
+    want = desired.get(change.key) if change is not None else None
+    if want is not None and code in NOT_ON_LINK and params.dev:
+        return off_segment_problem(want.peer, str(want.gateway), params.dev)
+    reason = f" (reason: {change.reason})" if change is not None else ""
+    name = errno.errorcode.get(code, str(code))
+    return f"{label}: {os.strerror(code)} ({name}){reason}"
+
+
+def verify_routes(
+    params: HostGwParams,
+    desired: Mapping[str, Route],
+    actual: Mapping[str, Route],
+    absent: bool = False,
+) -> None:
+    """Fail, naming each route and field, if the kernel does not hold what was applied."""
+    leftover = diff_routes(desired, actual, absent)
+    if not leftover:
+        return
+    raise HostGwError(
+        [f"{c.op} {c.kind} {c.key}: {c.reason}" for c in leftover],
+        "after applying, the kernel still differs from the plan; something else manages "
+        "these routes (flanneld, a routing daemon, NetworkManager?): stop it or make it "
+        f"leave table main's routes inside {params.network} alone, then run again",
+    )
