@@ -33,12 +33,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..core.changes import ADD, REPLACE, Change
+from ..core.files import write_atomically
 from ..firewall.host import FirewallError, FirewallHost, prepare, sync_masquerade
 from ..firewall.input import FirewallInputError
 from ..host_gw.host import reconcile_host_gw
@@ -248,28 +248,11 @@ def apply_file(spec: Mapping[str, Any], check_mode: bool) -> Outcome:
     if check_mode or not changes:
         return Outcome(label, changes)
     try:
-        _write_atomically(path, content, mode)
+        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+        write_atomically(path, content, mode)
     except OSError as exc:
         return Outcome(label, error=f"{exc.filename or path}: {exc.strerror}")
     return Outcome(label, changes)
-
-
-def _write_atomically(path: str, content: bytes, mode: int) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".podnet-", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, content)
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(temporary, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        os.unlink(temporary)
-        raise
 
 
 # --- the record, the run, the report ------------------------------------------------------

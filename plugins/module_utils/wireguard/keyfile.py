@@ -11,12 +11,11 @@ parent directory is created 0700.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 
+from ..core.files import fsync_directory, write_atomically
 from .commands import Commands
 from .keys import KEY_RULE, Secret, WgError, is_wireguard_key
 
@@ -62,21 +61,7 @@ def write_key_file(path: str, key: Secret) -> bool:
     if created:
         os.makedirs(parent, mode=DIR_MODE, exist_ok=True)
         os.chmod(parent, DIR_MODE)  # makedirs' mode is subject to the umask
-    fd, temporary = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}.")
-    try:
-        os.fchmod(fd, KEY_MODE)
-        os.write(fd, (key.reveal() + "\n").encode("ascii"))
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.rename(temporary, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(parent)
+    write_atomically(path, (key.reveal() + "\n").encode("ascii"), KEY_MODE)
     return created
 
 
@@ -86,16 +71,7 @@ def fix_mode(path: str) -> None:
 
 def remove_key_file(path: str) -> None:
     os.unlink(path)
-    _fsync_directory(os.path.dirname(path) or ".")
-
-
-def _fsync_directory(path: str) -> None:
-    """Make a rename or unlink durable: without this a power cut may bring the old key back."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(os.path.dirname(path) or ".")
 
 
 def generate_key(commands: Commands) -> Secret:

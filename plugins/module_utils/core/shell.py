@@ -1,0 +1,61 @@
+"""The thin shell between a backend's entry and Ansible: the one place where podnet's
+errors become a failed task, and where every module returns its normalised arguments.
+
+    def main():
+        module = AnsibleModule(argument_spec=..., supports_check_mode=True)
+        finish(module, lambda: entry.run(module.params, module.check_mode,
+                                         module_programs(module)))
+
+Nothing here imports Ansible: `module` is whatever has fail_json/exit_json/warn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from .changes import Change, describe
+from .errors import PodnetError
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one entry run did, in the words a module returns and the restore prints.
+
+    changes: in the order applied. before/after: the --diff views (None: no diff view).
+    fields: the module's other return values (ifname, public_key, ...).
+    """
+
+    changes: list[Change]
+    before: Any = None
+    after: Any = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def output(self, diff: bool) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "changed": bool(self.changes),
+            "changes": describe(self.changes),
+            **self.fields,
+        }
+        if diff and (self.before is not None or self.after is not None):
+            result["diff"] = {"before": self.before, "after": self.after}
+        return result
+
+
+def finish(module: Any, run: Callable[[], Applied]) -> NoReturn:
+    """Run the entry; exit with its result, or fail naming every problem.
+
+    The result carries `args`: the module's arguments as Ansible normalised them (defaults
+    filled, types converted; no_log values masked by Ansible on the way out), which is
+    what the boot restore records and replays.
+    """
+    try:
+        applied = run()
+    except PodnetError as exc:
+        module.fail_json(msg=str(exc), problems=exc.problems)
+    for warning in applied.warnings:
+        module.warn(warning)
+    module.exit_json(**applied.output(bool(module._diff)), args=dict(module.params))
+    raise AssertionError("exit_json returned")  # pragma: no cover - it exits
