@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import Change  # noqa: E402
+from plugins.module_utils.core import programs  # noqa: E402
 from plugins.module_utils.restore import replay  # noqa: E402
 
 PSK = "cHJlc2hhcmVkIGtleSBmb3IgdGhlIHJlcGxheSB0ZXN0Lg=="
@@ -75,7 +76,7 @@ def test_a_drifted_file_is_replaced(tmp_path: Path, content: str, mode: int, rea
     target = tmp_path / "file"
     target.write_text(content)
     target.chmod(mode)
-    outcome = replay.apply_file({"path": str(target), "mode": "0644", "content": "A=1\n"}, False)
+    outcome = replay.run_step("file", {"path": str(target), "mode": "0644", "content": "A=1\n"}, False)
     assert [(c.op, c.reason) for c in outcome.changes] == [("replace", reason)]
     assert target.read_text() == "A=1\n" and stat.S_IMODE(target.stat().st_mode) == 0o644
 
@@ -156,7 +157,8 @@ def test_without_pyroute2_the_netlink_steps_fail_saying_what_to_install(monkeypa
 
 def test_without_wg_the_wireguard_step_names_the_package(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing there; the sbin directories lack wg
-    outcome = replay.apply_wireguard(
+    outcome = replay.run_step(
+        "wireguard",
         {"state": "present", "device": "flannel-wg", "key_file": str(tmp_path / "key"),
          "addresses": ["10.244.1.0/32"], "peers": []},
         check_mode=True,
@@ -167,12 +169,14 @@ def test_without_wg_the_wireguard_step_names_the_package(monkeypatch, tmp_path: 
 
 
 def test_without_iptables_the_masquerade_step_names_the_package(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(replay, "which", lambda program: None)
-    outcome = replay.apply_masquerade(
+    nothing_installed = programs.Programs(programs.run_command, lambda program: None)
+    outcome = replay.run_step(
+        "masquerade",
         {"state": "present", "backend": "iptables", "ip_masq": True, "forward": True,
          "random_fully": True,
          "networks": [{"network": "10.244.0.0/16", "subnet": "10.244.1.0/24"}]},
         check_mode=True,
+        programs=nothing_installed,
     )  # fmt: skip
     assert outcome.error is not None and "apt-get install iptables" in outcome.error
 
@@ -183,18 +187,18 @@ def test_without_iptables_the_masquerade_step_names_the_package(monkeypatch, tmp
 def test_the_runner_is_run_commands(tmp_path: Path) -> None:
     """data gets a newline unless binary_data; no data means stdin /dev/null; env adds."""
     echo = [sys.executable, "-c", "import os, sys; print(repr(sys.stdin.read()), os.environ['X'])"]
-    assert replay.run_command(echo, "key", {"X": "1"}) == (0, "'key\\n' 1\n", "")
-    assert replay.run_command(echo, "key", {"X": "2"}, binary_data=True)[1] == "'key' 2\n"
-    assert replay.run_command(echo, None, {"X": "3"})[1] == "'' 3\n"
+    assert programs.run_command(echo, "key", {"X": "1"}) == (0, "'key\\n' 1\n", "")
+    assert programs.run_command(echo, "key", {"X": "2"}, binary_data=True)[1] == "'key' 2\n"
+    assert programs.run_command(echo, None, {"X": "3"})[1] == "'' 3\n"
     failing = [sys.executable, "-c", "import sys; sys.exit('no')"]
-    assert replay.run_command(failing) == (1, "", "no\n")
+    assert programs.run_command(failing) == (1, "", "no\n")
 
 
 def test_which_looks_in_the_sbin_directories_as_get_bin_path_does(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    found = replay.which("ip")
-    assert found is not None and os.path.dirname(found) in replay.SBIN
-    assert replay.which("no-such-program-podnet") is None
+    found = programs.which("ip")
+    assert found is not None and os.path.dirname(found) in programs.SBIN
+    assert programs.which("no-such-program-podnet") is None
 
 
 def test_one_line_per_step_and_the_totals() -> None:

@@ -4,11 +4,11 @@ The role records every run under `podnet_state_dir` (roles/node/tasks/restore.ym
 `applied.json` holds each module's arguments as Ansible normalised them (defaults filled,
 types converted), in the role's order, plus the files it wrote; `<state_dir>/restore`
 carries this package and calls `main`. At boot (podnet-restore.service) or by hand it
-runs, for each recorded step, what the module's `main()` runs: the same validation, the
-same host objects (pyroute2's IPRoute, or `ip`/`wg`/`iptables` through a runner) and the
-same reconcile function, with `subprocess` where the module has `run_command`. So a
-replay is idempotent (an unchanged host gets reads only) and removes only what the
-modules own, exactly as a run does: it is not a second implementation.
+runs, for each recorded step, the very function the module's `main()` runs: the backend
+package's `entry.run(params, check_mode, programs)`, with `core.programs.SUBPROCESS` where
+the module passes AnsibleModule.run_command. So a replay is idempotent (an unchanged host
+gets reads only) and removes only what the modules own, exactly as a run does: it is not
+a second implementation, and an error reads the same in both.
 
     applied.json: {"format": 1,
                    "steps": [{"module": "vxlan", "runs": [<module_args>, ...]}, ...],
@@ -30,40 +30,50 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
-from ..core.changes import ADD, REPLACE, Change
-from ..core.files import write_atomically
-from ..firewall.host import FirewallError, FirewallHost, prepare, sync_masquerade
-from ..firewall.input import FirewallInputError
-from ..host_gw.host import reconcile_host_gw
-from ..host_gw.input import HostGwError, validate_host_gw
-from ..kernel.handles import PYROUTE2_ERROR, IPRoute, NetlinkError, open_rtnl
-from ..sysctl.host import SysctlError, sync_sysctls
-from ..vxlan.host import Host, reconcile_vxlan
-from ..vxlan.state import VxlanError
-from ..vxlan.want import validate_params as validate_vxlan
-from ..wireguard.commands import Commands
-from ..wireguard.host import WgHost, reconcile_wireguard
-from ..wireguard.input import validate_params as validate_wireguard
-from ..wireguard.keys import WgError
+from ..core.changes import REPLACE, Change
+from ..core.errors import PodnetError
+from ..core.programs import SUBPROCESS, Programs
+from ..core.shell import Applied
+from ..firewall import entry as masquerade_entry
+from ..host_gw import entry as host_gw_entry
+from ..sysctl import entry as sysctl_entry
+from ..vxlan import entry as vxlan_entry
+from ..wireguard import entry as wireguard_entry
+from . import files as file_entry
 
 FORMAT = 1
 # What AnsibleModule returns in place of a no_log option's value.
 MASKED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-# get_bin_path's extra directories: a module finds ip/iptables there even when PATH lacks them.
-SBIN = ("/sbin", "/usr/sbin", "/usr/local/sbin")
 # A step line lists the keys of a group of changes up to this many, then only counts them.
 KEYS_SHOWN = 3
 
 
-class ReplayError(Exception):
-    """A step cannot run as recorded (a bad record, a missing secret or library)."""
+class Entry(Protocol):
+    """What every backend package's entry.py offers (see core/shell.py)."""
+
+    def label(self, params: Mapping[str, Any]) -> str: ...
+
+    def run(self, params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied: ...
+
+
+# Recorded step name (the module's name) -> the entry its module's main() calls.
+ENTRIES: dict[str, Entry] = {
+    "sysctl": sysctl_entry,
+    "vxlan": vxlan_entry,
+    "host_gw": host_gw_entry,
+    "wireguard": wireguard_entry,
+    "masquerade": masquerade_entry,
+    "file": file_entry,
+}
+
+
+class ReplayError(PodnetError):
+    """A step cannot run as recorded (a bad record, a missing secret)."""
 
 
 @dataclass(frozen=True)
@@ -76,117 +86,23 @@ class Outcome:
     error: str | None = None
 
 
-# --- the host's programs, as the modules' run_command and get_bin_path see them --------
-
-
-def which(program: str) -> str | None:
-    """AnsibleModule.get_bin_path(required=False): PATH, then the sbin directories."""
-    path = os.environ.get("PATH", "").split(os.pathsep)
-    path += [directory for directory in SBIN if directory not in path]
-    return shutil.which(program, path=os.pathsep.join(entry for entry in path if entry))
-
-
-def run_command(
-    args: Sequence[str],
-    data: str | None = None,
-    env: Mapping[str, str] | None = None,
-    binary_data: bool = False,
-) -> tuple[int, str, str]:
-    """AnsibleModule.run_command with an argument list: `data` on stdin with a newline
-    appended unless `binary_data` (as run_command does), stdin /dev/null without data,
-    `env` over the inherited environment; returns (rc, stdout, stderr) as text."""
-    stdin_bytes = None
-    if data:
-        stdin_bytes = (data if binary_data else data + "\n").encode()
-    done = subprocess.run(
-        list(args),
-        input=stdin_bytes,
-        stdin=None if stdin_bytes is not None else subprocess.DEVNULL,
-        capture_output=True,
-        env={**os.environ, **dict(env or {})},
-        check=False,
-    )
-    return done.returncode, _text(done.stdout), _text(done.stderr)
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
-# --- one function per module: what its main() does between AnsibleModule and exit_json -
-
-
-def apply_sysctl(params: Mapping[str, Any], check_mode: bool) -> Outcome:
-    label = "sysctl"
-    try:
-        result = sync_sysctls(dict(params["values"]), bool(params["ignore_missing"]), check_mode)
-    except SysctlError as exc:
-        return Outcome(label, error="; ".join(exc.problems))
-    return Outcome(label, result.changes)
-
-
-def apply_vxlan(params: Mapping[str, Any], check_mode: bool) -> Outcome:
-    prefix = "flannel-v6" if params.get("family") == 6 else "flannel"
-    label = _labelled(f"vxlan {prefix}.{params.get('vni')}", params)
-    if IPRoute is None:
-        return Outcome(label, error=_missing_pyroute2())
-    try:
-        valid = validate_vxlan(params)
-        # groups=0: no multicast subscriptions, so bulk writes get only their own ACKs back.
-        with IPRoute(groups=0) as ipr, Host(ipr) as host:
-            result = reconcile_vxlan(host, valid, check_mode=check_mode)
-    except (VxlanError, NetlinkError, OSError) as exc:
-        return Outcome(label, error=str(exc))
-    return Outcome(label, result.changes)
-
-
-def apply_host_gw(params: Mapping[str, Any], check_mode: bool) -> Outcome:
-    label = _labelled(f"host-gw IPv{params.get('family')}", params)
-    if PYROUTE2_ERROR is not None:
-        return Outcome(label, error=_missing_pyroute2())
-    try:
-        valid = validate_host_gw(params)
-        with open_rtnl() as (ipr, wire):
-            result = reconcile_host_gw(ipr, wire, valid, check_mode=check_mode)
-    except HostGwError as exc:
-        return Outcome(label, error=str(exc))
-    except (NetlinkError, OSError) as exc:
-        return Outcome(label, error=f"host_gw: netlink: {exc}")
-    return Outcome(label, result.changes)
-
-
-def apply_wireguard(
-    params: Mapping[str, Any], check_mode: bool, psk_file: str | None = None
+def run_step(
+    module: str,
+    params: Mapping[str, Any],
+    check_mode: bool,
+    psk_file: str | None = None,
+    programs: Programs = SUBPROCESS,
 ) -> Outcome:
-    label = _labelled(f"wireguard {params.get('device')}", params)
-    commands = Commands(run_command, which)
+    """What the module's main() runs between AnsibleModule and exit_json: its entry."""
+    entry = ENTRIES[module]
+    label = entry.label(params)
     try:
-        valid = validate_wireguard(with_psk(params, psk_file))
-        result = reconcile_wireguard(WgHost(commands), valid, check_mode=check_mode)
-    except (WgError, ReplayError) as exc:
+        if module == "wireguard":
+            params = with_psk(params, psk_file)
+        applied = entry.run(params, check_mode, programs)
+    except PodnetError as exc:
         return Outcome(label, error=str(exc))
-    except OSError as exc:  # a file podnet reads or writes (key file, PSK file, /proc)
-        return Outcome(label, error=f"{exc.filename or params.get('device')}: {exc.strerror}")
-    return Outcome(label, result.changes)
-
-
-def apply_masquerade(params: Mapping[str, Any], check_mode: bool) -> Outcome:
-    label = f"masquerade {params.get('backend')}"
-    if params.get("state") == "absent":
-        label += " (absent)"
-
-    def run(args: list[str], data: str | None = None) -> tuple[int, str, str]:
-        return run_command(args, data, binary_data=True)
-
-    host = FirewallHost(run, which)
-    try:
-        request = prepare(dict(params), host)
-        result = sync_masquerade(request, host, check_mode)
-    except FirewallInputError as exc:
-        return Outcome(label, error="invalid input: " + "; ".join(exc.problems))
-    except (FirewallError, OSError) as exc:
-        return Outcome(label, error=str(exc))
-    return Outcome(label, result.changes, result.warnings)
+    return Outcome(label, applied.changes, applied.warnings)
 
 
 def with_psk(params: Mapping[str, Any], psk_file: str | None) -> dict[str, Any]:
@@ -210,59 +126,7 @@ def with_psk(params: Mapping[str, Any], psk_file: str | None) -> dict[str, Any]:
     return args
 
 
-def _labelled(label: str, params: Mapping[str, Any]) -> str:
-    return label + " (absent)" if params.get("state") == "absent" else label
-
-
-def _missing_pyroute2() -> str:
-    return (
-        f"pyroute2 is not installed for {sys.executable} (the Python the modules ran with): "
-        "install it (Debian: apt-get install python3-pyroute2)"
-    )
-
-
-# --- files (what ansible.builtin.copy wrote) ----------------------------------------------
-
-
-def apply_file(spec: Mapping[str, Any], check_mode: bool) -> Outcome:
-    """Write `content` to `path` with `mode` unless it is there already, atomically (a
-    temporary file in the same directory, renamed), as ansible.builtin.copy does."""
-    path, content = str(spec["path"]), str(spec["content"]).encode()
-    mode = int(str(spec["mode"]), 8)
-    label = f"file {path}"
-    changes = []
-    try:
-        with open(path, "rb") as handle:
-            current: bytes | None = handle.read()
-        current_mode = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        current, current_mode = None, None
-    except OSError as exc:
-        return Outcome(label, error=f"{path}: {exc.strerror}")
-    if current is None:
-        changes.append(Change(ADD, "file", path, "missing"))
-    elif current != content:
-        changes.append(Change(REPLACE, "file", path, "content differs"))
-    elif current_mode != mode:
-        changes.append(Change(REPLACE, "file", path, f"mode: {current_mode:04o} vs {mode:04o}"))
-    if check_mode or not changes:
-        return Outcome(label, changes)
-    try:
-        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-        write_atomically(path, content, mode)
-    except OSError as exc:
-        return Outcome(label, error=f"{exc.filename or path}: {exc.strerror}")
-    return Outcome(label, changes)
-
-
 # --- the record, the run, the report ------------------------------------------------------
-
-STEPS: dict[str, Callable[[Mapping[str, Any], bool], Outcome]] = {
-    "sysctl": apply_sysctl,
-    "vxlan": apply_vxlan,
-    "host_gw": apply_host_gw,
-    "masquerade": apply_masquerade,
-}
 
 
 def load_record(path: str) -> dict[str, Any]:
@@ -282,7 +146,7 @@ def load_record(path: str) -> dict[str, Any]:
             f"{path}: format {found!r}, but this restore reads format {FORMAT}: run the "
             "playbook again to rewrite both"
         )
-    known = {*STEPS, "wireguard"}
+    known = set(ENTRIES) - {"file"}
     unknown = [
         step.get("module") for step in record.get("steps", []) if step.get("module") not in known
     ]
@@ -297,11 +161,8 @@ def replay(record: Mapping[str, Any], check_mode: bool = False) -> list[Outcome]
     psk_file = record.get("wireguard_psk_file")
     for step in record.get("steps", []):
         for params in step.get("runs", []):
-            if step["module"] == "wireguard":
-                outcomes.append(apply_wireguard(params, check_mode, psk_file))
-            else:
-                outcomes.append(STEPS[step["module"]](params, check_mode))
-    outcomes.extend(apply_file(spec, check_mode) for spec in record.get("files", []))
+            outcomes.append(run_step(step["module"], params, check_mode, psk_file))
+    outcomes.extend(run_step("file", spec, check_mode) for spec in record.get("files", []))
     return outcomes
 
 
