@@ -10,7 +10,8 @@ Objects, in apply order (deletes run first, in the reverse order):
   5. and last a route per cluster network through the device, scope link, proto boot.
 Scale: one peer per other node, so O(peers) per host, O(fleet^2) in the fleet; a run
 costs six reads whatever the fleet size and writes only what differs. The work lives in
-module_utils/wg_*.py; this file is the adapter.
+module_utils/wireguard/; its entry.py is the adapter (the boot restore runs it too), and
+this file is the Ansible shell around it.
 """
 
 from __future__ import annotations
@@ -198,6 +199,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted; no_log values masked), which is what the boot restore records and replays.
+  returned: always
+  type: dict
 ifname:
   description: The device's name.
   returned: always
@@ -270,12 +276,9 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.core.changes import describe  # noqa: E402
-from ..module_utils.wireguard.commands import Commands  # noqa: E402
-from ..module_utils.wireguard.host import WgHost, reconcile_wireguard  # noqa: E402
-from ..module_utils.wireguard.input import validate_params  # noqa: E402
-from ..module_utils.wireguard.keys import WgError  # noqa: E402
-from ..module_utils.wireguard.state import view  # noqa: E402
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.wireguard import entry  # noqa: E402
 
 PEER_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -306,30 +309,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True
     )
-
-    def run(args, data=None, env=None):
-        return module.run_command(args, data=data, environ_update=dict(env or {}))
-
-    commands = Commands(run, lambda name: module.get_bin_path(name, required=False))
-    host = WgHost(commands, hide=module.no_log_values.add)
-    try:
-        params = validate_params(module.params)
-        result = reconcile_wireguard(host, params, check_mode=module.check_mode)
-    except WgError as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-    except OSError as exc:  # a file podnet reads or writes (key file, PSK file, /proc)
-        module.fail_json(msg=f"{exc.filename or params.device}: {exc.strerror}")
-    after = result.after.link
-    output = {
-        "changed": bool(result.changes),
-        "changes": describe(result.changes),
-        "ifname": params.device,
-        "implementation": after.implementation if after is not None else None,
-        "public_key": result.public_key,
-    }
-    if module._diff:
-        output["diff"] = {"before": view(result.before), "after": view(result.after)}
-    module.exit_json(**output)
+    finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

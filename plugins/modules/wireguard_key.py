@@ -5,7 +5,7 @@ The key is generated on the node and stays there (0600, stable across runs and r
 unlike flanneld's /run/flannel/wgkey); only its public key is returned, for the plan to
 hand to the other nodes. The same run reports whether the node can run WireGuard at all
 (kernel module, or wireguard-go where allowed), so a play can stop early and say why.
-The work lives in module_utils/wireguard/keystate.py, wg_keyfile.py and wg_probe.py.
+The work lives in module_utils/wireguard/ (key_entry.py, keystate.py, keyfile.py, probe.py).
 """
 
 from __future__ import annotations
@@ -102,6 +102,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted; no_log values masked), which is what the boot restore records and replays.
+  returned: always
+  type: dict
 public_key:
   description: The public key of the key in O(key_file); null when there is no key, when
     C(wg) is not installed to derive it, and in check mode when one would be created or
@@ -161,11 +166,9 @@ changes:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.core.changes import describe  # noqa: E402
-from ..module_utils.wireguard.commands import Commands  # noqa: E402
-from ..module_utils.wireguard.keys import WgError  # noqa: E402
-from ..module_utils.wireguard.keystate import reconcile_key  # noqa: E402
-from ..module_utils.wireguard.probe import probe_host  # noqa: E402
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.wireguard import key_entry  # noqa: E402
 
 ARGUMENT_SPEC = {
     "key_file": {"type": "path", "required": True},
@@ -181,39 +184,7 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-
-    def run(args, data=None, env=None):
-        return module.run_command(args, data=data, environ_update=dict(env or {}))
-
-    commands = Commands(run, lambda name: module.get_bin_path(name, required=False))
-    try:
-        probe = probe_host(
-            commands, userspace=params["userspace"], wireguard_go=params["wireguard_go"]
-        )
-        result = reconcile_key(
-            commands,
-            params["key_file"],
-            params["state"],
-            check_mode=module.check_mode,
-            hide=module.no_log_values.add,
-        )
-    except WgError as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-    except OSError as exc:
-        module.fail_json(msg=f"key_file: {params['key_file']}: {exc.strerror}")
-    output = {
-        "changed": bool(result.changes),
-        "changes": describe(result.changes),
-        "key_file": params["key_file"],
-        "public_key": result.public_key,
-        "key_created": result.key_created,
-        "implementation": probe.implementation,
-        "missing": probe.missing,
-    }
-    if module._diff:
-        output["diff"] = {"before": result.before, "after": result.after}
-    module.exit_json(**output)
+    finish(module, lambda: key_entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

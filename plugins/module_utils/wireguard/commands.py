@@ -17,6 +17,8 @@ from .keys import Secret, WgError
 if TYPE_CHECKING:  # aliases for annotations only
     from collections.abc import Callable, Mapping
 
+    from ..core.programs import Programs
+
     # run(args, stdin text or None, extra environment or None) -> (rc, stdout, stderr)
     Run = Callable[[list[str], str | None, Mapping[str, str] | None], tuple[int, str, str]]
     # which(program name or path) -> absolute path, or None when it is not installed
@@ -74,6 +76,11 @@ class Commands:
 
     def wg(self, *args: str, stdin: Secret | None = None) -> str:
         return self.run("wg", *args, stdin=stdin)[1]
+
+
+def commands_of(programs: Programs) -> Commands:
+    """The host's programs (a module's run_command, or subprocess at boot) as Commands."""
+    return Commands(lambda argv, data, env: programs.run(argv, data, env, False), programs.which)
 
 
 def failure(argv: list[str], rc: int, stderr: str) -> str:

@@ -1,7 +1,8 @@
 """The host side of the wireguard module: read what podnet owns, apply changes, verify.
 
-    read_wireguard -> plan_wireguard -> diff_wireguard -> (check mode stops) -> apply
+    read_wireguard -> want_wireguard -> diff_wireguard -> (check mode stops) -> apply
                    -> read_wireguard again -> the diff must be empty, else fail
+(core.reconcile runs these steps; this file supplies them.)
 
 Everything goes through `ip` and `wg` (wg is needed anyway: it is the one tool that speaks
 to both the kernel module and wireguard-go's UAPI socket; pyroute2 knows only the kernel
@@ -24,7 +25,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..core.changes import ADD, DELETE, REPLACE, Change
+from ..core.changes import ADD, DELETE, Change
+from ..core.reconcile import reconcile
 from .commands import Commands
 from .diff import diff_wireguard
 from .input import WgParams
@@ -150,6 +152,11 @@ def own_public_key(host: WgHost, params: WgParams, check_mode: bool) -> str | No
 
 
 def reconcile_wireguard(host: WgHost, params: WgParams, check_mode: bool) -> Result:
+    """core.reconcile's read -> want -> diff -> apply -> re-read -> verify, for one device.
+
+    This node's public key comes first (the plan needs it, and it is read once, not again
+    on the re-read); the probe for an implementation is part of `want`.
+    """
     public_key = None
     if params.state == "present":
         host.commands.require("wg")
@@ -158,44 +165,55 @@ def reconcile_wireguard(host: WgHost, params: WgParams, check_mode: bool) -> Res
         public_key = own_public_key(host, params, check_mode)
     host.commands.require("ip")
     names = {peer.public_key: peer.name for peer in params.peers}
-    reading = read_wireguard(host, params, names)
-    before = reading.state
-    implementation = before.link.implementation if before.link is not None else None
-    desired = plan_wireguard(params, public_key, implementation)
-    problems = find_conflicts(desired, reading.foreign_routes)
-    if problems:
-        raise WgError("; ".join(problems), problems)
-    changes = diff_wireguard(desired, before)
-    if _creates_device(changes):
-        probe = probe_host(
-            host.commands,
-            userspace=params.userspace,
-            wireguard_go=params.wireguard_go,
-            exists=host.exists,
-        )
-        if probe.implementation is None:
-            raise WgError(f"device: cannot create {params.device}: {probe.missing}")
-        implementation = probe.implementation
-        desired = plan_wireguard(params, public_key, implementation)
-        changes = diff_wireguard(desired, before)  # the device's attributes depend on it
-    if check_mode or not changes:
-        return Result(changes, before, desired if changes else before, public_key)
-    apply_wireguard(host, params, changes, implementation, before)
-    after = read_wireguard(host, params, names).state
-    left = diff_wireguard(desired, after)
-    if left:
-        raise WgError(
+
+    def apply(wanted: WgState, seen: Reading, changes: list[Change]) -> None:
+        implementation = wanted.link.implementation if wanted.link is not None else None
+        apply_wireguard(host, params, changes, implementation, seen.state)
+
+    def differs(wanted: WgState, left: list[Change]) -> WgError:
+        return WgError(
             f"{params.device} still differs from the plan after applying the changes: "
             + "; ".join(f"{c.op} {c.kind} {c.key} ({c.reason})" for c in left)
         )
-    return Result(changes, before, after, public_key)
 
-
-def _creates_device(changes: Sequence[Change]) -> bool:
-    return any(
-        c.kind == "link" and (c.op == ADD or (c.op == REPLACE and c.spec.get("recreate")))
-        for c in changes
+    done = reconcile(
+        read=lambda: read_wireguard(host, params, names),
+        want=lambda seen: want_wireguard(host, params, public_key, seen),
+        diff=lambda wanted, seen: diff_wireguard(wanted, seen.state),
+        apply=apply,
+        check_mode=check_mode,
+        differs=differs,
     )
+    # Nothing read back (check mode, or no change): the plan, or the host as it is.
+    after = done.wanted if done.changes else done.before.state
+    if done.after is not None:
+        after = done.after.state
+    return Result(done.changes, done.before.state, after, public_key)
+
+
+def want_wireguard(
+    host: WgHost, params: WgParams, public_key: str | None, seen: Reading
+) -> WgState:
+    """The plan for this host: refused when a foreign route holds a planned slot; when the
+    device is to be (re-)created, planned again for the implementation the probe finds (the
+    device's txqueuelen depends on it), or refused when the host has none."""
+    link = seen.state.link
+    implementation = link.implementation if link is not None else None
+    desired = plan_wireguard(params, public_key, implementation)
+    problems = find_conflicts(desired, seen.foreign_routes)
+    if problems:
+        raise WgError("; ".join(problems), problems)
+    if desired.link is None or implementation is not None:
+        return desired  # absent, or the device stays with the implementation it has
+    probe = probe_host(
+        host.commands,
+        userspace=params.userspace,
+        wireguard_go=params.wireguard_go,
+        exists=host.exists,
+    )
+    if probe.implementation is None:
+        raise WgError(f"device: cannot create {params.device}: {probe.missing}")
+    return plan_wireguard(params, public_key, probe.implementation)
 
 
 # --- apply -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.errors import listing
 from ..kernel.ipnet import Cidr, HostBitsError, parse_cidr, parse_ip
 from .keys import KEY_RULE, Secret, WgError, is_wireguard_key
 
@@ -26,9 +27,7 @@ class WgInputError(WgError):
     """Bad module input: every problem found."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__(
-            "invalid wireguard parameters:\n- " + "\n- ".join(problems), list(problems)
-        )
+        super().__init__(listing("invalid wireguard parameters", problems), problems)
 
 
 @dataclass(frozen=True)

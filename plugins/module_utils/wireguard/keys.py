@@ -12,19 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 
+from ..core.errors import PodnetError
+
 KEY_BYTES = 32
 KEY_RULE = "base64 of 32 bytes (44 characters ending in '=', as `wg genkey` prints)"
 
 
-class WgError(Exception):
+class WgError(PodnetError):
     """Anything a WireGuard module reports to the user; the module fails with its text.
 
     `problems` lists every problem found (input errors), one sentence each.
     """
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        self.problems = problems or [message]
-        super().__init__(message)
 
 
 def is_wireguard_key(text: object) -> bool:
