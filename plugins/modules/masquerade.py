@@ -10,8 +10,8 @@ other chain or table, is never read into a script.
 Order, and why: the wanted mode is written first and the other mode's leftovers are removed
 after it, so a host switching modes always has rules; inside a transaction, jumps go before
 the chain they point to is deleted (the kernel refuses otherwise) and come after the chain
-they point to is built. The work lives in module_utils/firewall_*.py; this file is the
-Ansible adapter.
+they point to is built. The work lives in module_utils/firewall/; its entry.py is the
+adapter (the boot restore runs it too), and this file is the Ansible shell around it.
 """
 
 from __future__ import annotations
@@ -144,6 +144,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted; no_log values masked), which is what the boot restore records and replays.
+  returned: always
+  type: dict
 changes:
   description: What was changed (or would be, in check mode), in apply order.
   returned: always
@@ -197,59 +202,31 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.core.changes import describe  # noqa: E402
-from ..module_utils.firewall.host import (  # noqa: E402
-    FirewallError,
-    FirewallHost,
-    prepare,
-    sync_masquerade,
-)
-from ..module_utils.firewall.input import FirewallInputError  # noqa: E402
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.firewall import entry  # noqa: E402
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "backend": {"type": "str", "choices": ["iptables", "nftables"], "default": "iptables"},
+    "networks": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "network": {"type": "str", "required": True},
+            "subnet": {"type": "str", "required": True},
+        },
+    },
+    "ip_masq": {"type": "bool", "default": True},
+    "forward": {"type": "bool", "default": True},
+    "random_fully": {"type": "bool", "default": True},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "backend": {"type": "str", "choices": ["iptables", "nftables"], "default": "iptables"},
-            "networks": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "network": {"type": "str", "required": True},
-                    "subnet": {"type": "str", "required": True},
-                },
-            },
-            "ip_masq": {"type": "bool", "default": True},
-            "forward": {"type": "bool", "default": True},
-            "random_fully": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
-
-    def run(args, data=None):
-        return module.run_command(args, data=data, binary_data=True)
-
-    host = FirewallHost(run, lambda name: module.get_bin_path(name, required=False))
-    try:
-        request = prepare(module.params, host)
-        result = sync_masquerade(request, host, module.check_mode)
-    except FirewallInputError as exc:
-        module.fail_json(msg="invalid input: " + "; ".join(exc.problems), problems=exc.problems)
-    except FirewallError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result.warnings:
-        module.warn(warning)
-    output = {
-        "changed": bool(result.changes),
-        "changes": describe(result.changes),
-        "random_fully": result.random_fully,
-        "backend": module.params["backend"],
-    }
-    if module._diff:
-        output["diff"] = {"before": result.before, "after": result.after}
-    module.exit_json(**output)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

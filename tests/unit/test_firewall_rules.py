@@ -18,11 +18,12 @@ if str(REPO) not in sys.path:  # modules import `..module_utils`: the plugins pa
     sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE, Change  # noqa: E402
-from plugins.module_utils.firewall.host import FirewallHost, prepare  # noqa: E402
+from plugins.module_utils.firewall.host import FirewallHost  # noqa: E402
 from plugins.module_utils.firewall.input import (  # noqa: E402
     IPV4,
     FirewallInputError,
     parse_networks,
+    prepare,
 )
 from plugins.module_utils.firewall.iptables import (  # noqa: E402
     FORWARD_CHAIN,

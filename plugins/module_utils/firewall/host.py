@@ -1,13 +1,12 @@
-"""The host side of the masquerade module: find the tools, probe, read, diff, apply, verify.
+"""The host side of the masquerade module: the tools, probe, read, apply; core.reconcile
+runs read -> want (probe, render) -> diff -> (check mode stops) -> apply -> re-read -> verify.
 
 All commands go through one `run(args, data)` callable handed in by the module
 (AnsibleModule.run_command with an argument list, never a shell), so nothing here knows
 about Ansible and a test can point it anywhere. Reading never writes: `iptables-save`,
 `nft list`, `<iptables> --version` and `nft --check` (a dry run the kernel aborts).
 
-Apply order: the wanted mode first, then the other mode's leftovers, so that a host
-switching modes is never without masquerade and forward rules (both at once for a moment
-is harmless: NAT is decided once per connection, and ACCEPT twice is ACCEPT). Inside
+Apply order is the diff's (diff.py: the wanted mode first, then the other's leftovers). Inside
 iptables, one `iptables-restore --noflush` transaction per family and table; inside
 nftables, one `nft -f` transaction for both tables.
 """
@@ -15,29 +14,18 @@ nftables, one `nft -f` transaction for both tables.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.changes import Change
-from .input import FAMILIES, PACKAGE_OF_TOOL, Family, FirewallInputError, parse_networks
-from .iptables import (
-    OWNED_CHAINS,
-    diff_chain,
-    owned_jumps,
-    parse_save,
-    render_listing,
-    render_restore_script,
-)
-from .nftables import diff_table, parse_tables, render_nft_script
-from .want import (
-    IPTABLES,
-    NFTABLES,
-    MasqueradeRequest,
-    WantedChain,
-    WantedTable,
-    wanted_chains,
-    wanted_tables,
-)
+from ..core.errors import PodnetError
+from ..core.reconcile import reconcile
+from .diff import diff_state
+from .input import FAMILIES, IPTABLES, NFTABLES, MasqueradeRequest, family_tools
+from .iptables import OWNED_CHAINS, parse_save, render_restore_script
+from .nftables import parse_tables, render_nft_script
+from .state import FirewallState, render_texts
+from .want import WantedChain, WantedTable, wanted_chains, wanted_tables
 
 if TYPE_CHECKING:  # aliases for annotations only: `X | None` at runtime needs Python 3.10
     from collections.abc import Callable
@@ -58,12 +46,8 @@ NFT_PROBE = (
 )
 
 
-class FirewallError(RuntimeError):
+class FirewallError(PodnetError):
     """A firewall command failed, or the rules differ from the plan after applying it."""
-
-
-def _family_tools(family: Family) -> list[str]:
-    return [family.iptables, family.iptables_save, family.iptables_restore]
 
 
 class FirewallHost:
@@ -97,48 +81,6 @@ class FirewallHost:
         return out
 
 
-def prepare(params: dict[str, Any], host: FirewallHost) -> MasqueradeRequest:
-    """Check the options and the tools they need; raise once with every problem.
-
-    Raises:
-        FirewallInputError: bad networks, or a needed tool not installed.
-    """
-    networks, problems = parse_networks(params.get("networks") or [])
-    request = MasqueradeRequest(
-        state=params["state"],
-        backend=params["backend"],
-        networks=networks,
-        ip_masq=params["ip_masq"],
-        forward=params["forward"],
-        random_fully=params["random_fully"],
-    )
-    if request.state == "present" and not params.get("networks"):
-        problems.append(
-            "networks: empty, but state is present: give the cluster Network and this "
-            "node's subnet for each enabled family, or state: absent"
-        )
-    for tool in _required_tools(request):
-        if host.path(tool) is None:
-            package = PACKAGE_OF_TOOL[tool]
-            problems.append(
-                f"backend {request.backend} needs {tool}, which is not installed: install the "
-                f"Debian package {package} (apt-get install {package})"
-            )
-    if problems:
-        raise FirewallInputError(problems)
-    return request
-
-
-def _required_tools(request: MasqueradeRequest) -> list[str]:
-    tools: list[str] = []
-    for family in FAMILIES:
-        if request.wants(IPTABLES, family):
-            tools.extend(_family_tools(family))
-        if request.wants(NFTABLES, family) and "nft" not in tools:
-            tools.append("nft")
-    return tools
-
-
 def probe_random_fully(request: MasqueradeRequest, host: FirewallHost) -> dict[int, bool]:
     """Per family version: whether masquerade rules will carry random-fully."""
     support: dict[int, bool] = {}
@@ -157,26 +99,17 @@ def probe_random_fully(request: MasqueradeRequest, host: FirewallHost) -> dict[i
     return support
 
 
-@dataclass
-class FirewallState:
-    """What was read: owned iptables tables per (family version, table), owned nft tables."""
-
-    iptables: dict[tuple[int, str], dict[str, list[str]]] = field(default_factory=dict)
-    nft: dict[int, str | None] = field(default_factory=dict)  # family version -> listing
-
-
-def read_state(
-    request: MasqueradeRequest, host: FirewallHost, warnings: list[str]
-) -> FirewallState:
-    """Read every owned object that can be read; say in `warnings` what could not.
+def read_state(request: MasqueradeRequest, host: FirewallHost) -> FirewallState:
+    """Read every owned object that can be read; say in its `warnings` what could not.
 
     A tool that is missing, or a read that fails, is an error where something is wanted
     (prepare() already checked the tools) and only a warning where podnet is cleaning up.
     """
     state = FirewallState()
+    warnings = state.warnings
     for family in FAMILIES:
         wanted = request.wants(IPTABLES, family)
-        if not host.has(*_family_tools(family)):
+        if not host.has(*family_tools(family)):
             warnings.append(
                 f"{family.iptables} is not installed: podnet's {family.label} iptables rules, "
                 "if any, were not checked (Debian package iptables)"
@@ -212,58 +145,6 @@ def read_state(
     return state
 
 
-def diff_state(
-    request: MasqueradeRequest,
-    chains: list[WantedChain],
-    tables: list[WantedTable],
-    state: FirewallState,
-) -> list[Change]:
-    """Every change, in apply order: the wanted mode first, then the other mode."""
-    iptables_changes: list[Change] = []
-    for want in chains:
-        current = state.iptables.get((want.family.version, want.owned.table))
-        if current is not None:
-            iptables_changes.extend(
-                diff_chain(want.family, want.owned, want.rules, want.why_absent, current)
-            )
-    nft_changes: list[Change] = []
-    for table in tables:
-        if table.family.version in state.nft:
-            current_text = state.nft[table.family.version]
-            nft_changes.extend(diff_table(table.family, table.text, table.why_absent, current_text))
-    if request.backend == NFTABLES:
-        return nft_changes + iptables_changes
-    return iptables_changes + nft_changes
-
-
-def render_texts(
-    chains: list[WantedChain], tables: list[WantedTable], state: FirewallState
-) -> tuple[str, str]:
-    """--diff's before and after: every owned object podnet could read, as listings."""
-    before: list[str] = []
-    after: list[str] = []
-    for want in chains:
-        current = state.iptables.get((want.family.version, want.owned.table))
-        if current is None:
-            continue
-        old = render_listing(
-            want.owned, owned_jumps(current, want.owned), current.get(want.owned.chain)
-        )
-        new = render_listing(want.owned, [want.owned.jump], want.rules) if want.rules else []
-        header = f"# {want.family.iptables} -t {want.owned.table}"
-        if old:
-            before.extend([header, *old])
-        if new:
-            after.extend([header, *new])
-    for table in tables:
-        current_text = state.nft.get(table.family.version)
-        if current_text:
-            before.append(current_text.rstrip("\n"))
-        if table.family.version in state.nft and table.text:
-            after.append(table.text.rstrip("\n"))
-    return "\n".join(before) + "\n" if before else "", "\n".join(after) + "\n" if after else ""
-
-
 def apply_changes(host: FirewallHost, changes: list[Change]) -> None:
     """Write the changes: one transaction per iptables table, one for nftables, in order."""
     groups: dict[tuple[Any, ...], list[Change]] = {}
@@ -289,6 +170,15 @@ def apply_changes(host: FirewallHost, changes: list[Change]) -> None:
         done.append(" ".join(str(part) for part in key))
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """The rules the request wants, and whether masquerade will carry random-fully."""
+
+    chains: list[WantedChain]
+    tables: list[WantedTable]
+    random_fully: bool
+
+
 @dataclass
 class SyncResult:
     changes: list[Change]
@@ -298,27 +188,33 @@ class SyncResult:
     warnings: list[str]
 
 
-def sync_masquerade(request: MasqueradeRequest, host: FirewallHost, check_mode: bool) -> SyncResult:
-    """Read, diff, and unless in check mode apply and verify. Returns what changed."""
-    warnings: list[str] = []
+def want_rules(request: MasqueradeRequest, host: FirewallHost) -> Wanted:
+    """Probe random-fully (reading only) and render both modes' wanted rules."""
     support = probe_random_fully(request, host)
-    chains = wanted_chains(request, support)
-    tables = wanted_tables(request, support)
-    state = read_state(request, host, warnings)
-    changes = diff_state(request, chains, tables, state)
-    before, after = render_texts(chains, tables, state)
     masq_families = [
         family.version
         for family in FAMILIES
         if request.ip_masq and (request.wants(IPTABLES, family) or request.wants(NFTABLES, family))
     ]
     fully = bool(masq_families) and all(support.get(version, False) for version in masq_families)
-    result = SyncResult(changes, before, after, fully, warnings)
-    if check_mode or not changes:
-        return result
-    apply_changes(host, changes)
-    left = diff_state(request, chains, tables, read_state(request, host, []))
-    if left:
+    return Wanted(wanted_chains(request, support), wanted_tables(request, support), fully)
+
+
+def sync_masquerade(request: MasqueradeRequest, host: FirewallHost, check_mode: bool) -> SyncResult:
+    """core.reconcile's read, diff, and unless in check mode apply and verify."""
+
+    def differs(wanted: Wanted, left: list[Change]) -> FirewallError:
         reasons = "; ".join(f"{change.key}: {change.reason}" for change in left)
-        raise FirewallError(f"rules still differ after applying them: {reasons}")
-    return result
+        return FirewallError(f"rules still differ after applying them: {reasons}")
+
+    done = reconcile(
+        read=lambda: read_state(request, host),
+        want=lambda seen: want_rules(request, host),
+        diff=lambda wanted, seen: diff_state(request, wanted.chains, wanted.tables, seen),
+        apply=lambda wanted, seen, changes: apply_changes(host, changes),
+        check_mode=check_mode,
+        differs=differs,
+    )
+    wanted = done.wanted
+    before, after = render_texts(wanted.chains, wanted.tables, done.before)
+    return SyncResult(done.changes, before, after, wanted.random_fully, done.before.warnings)

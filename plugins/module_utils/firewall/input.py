@@ -2,18 +2,32 @@
 
 IPv4 and IPv6 share every code path; a `Family` carries the few things that differ (tool
 names, the multicast range the masquerade rule skips, the nftables family and table name).
-`parse_networks` checks the user's list and reports every problem at once, each naming the
-field, the value and the fix, without changing its input.
+`parse_networks` checks the user's list and `prepare` the whole request (and that the tools
+it needs are installed); both report every problem at once, each naming the field, the
+value and the fix, without changing their input.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..core.errors import PodnetError
 
 if TYPE_CHECKING:  # an alias for annotations only: `X | Y` at runtime needs Python 3.10
     IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Tools(Protocol):
+    """What validation asks of the host: where a tool is (None: not installed)."""
+
+    def path(self, tool: str) -> str | None: ...
+
+
+IPTABLES = "iptables"
+NFTABLES = "nftables"
 
 
 @dataclass(frozen=True)
@@ -70,12 +84,84 @@ class FamilyNetwork:
     subnet: IPNetwork
 
 
-class FirewallInputError(ValueError):
+class FirewallInputError(PodnetError):
     """Bad input; `problems` lists every one, each a complete sentence with its fix."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
+        super().__init__("invalid input: " + "; ".join(problems), problems)
+
+
+@dataclass(frozen=True)
+class MasqueradeRequest:
+    """The module's options, checked."""
+
+    state: str
+    backend: str
+    networks: tuple[FamilyNetwork, ...]
+    ip_masq: bool = True
+    forward: bool = True
+    random_fully: bool = True
+
+    def network_of(self, family: Family) -> FamilyNetwork | None:
+        for net in self.networks:
+            if net.family == family:
+                return net
+        return None
+
+    def wants(self, backend: str, family: Family) -> bool:
+        """Whether anything of `backend` should exist for `family`."""
+        return (
+            self.state == "present"
+            and self.backend == backend
+            and self.network_of(family) is not None
+            and (self.ip_masq or self.forward)
+        )
+
+
+def prepare(params: Mapping[str, Any], host: Tools) -> MasqueradeRequest:
+    """Check the options and the tools they need; raise once with every problem.
+
+    Raises:
+        FirewallInputError: bad networks, or a needed tool not installed.
+    """
+    networks, problems = parse_networks(params.get("networks") or [])
+    request = MasqueradeRequest(
+        state=params["state"],
+        backend=params["backend"],
+        networks=networks,
+        ip_masq=params["ip_masq"],
+        forward=params["forward"],
+        random_fully=params["random_fully"],
+    )
+    if request.state == "present" and not params.get("networks"):
+        problems.append(
+            "networks: empty, but state is present: give the cluster Network and this "
+            "node's subnet for each enabled family, or state: absent"
+        )
+    for tool in required_tools(request):
+        if host.path(tool) is None:
+            package = PACKAGE_OF_TOOL[tool]
+            problems.append(
+                f"backend {request.backend} needs {tool}, which is not installed: install the "
+                f"Debian package {package} (apt-get install {package})"
+            )
+    if problems:
+        raise FirewallInputError(problems)
+    return request
+
+
+def family_tools(family: Family) -> list[str]:
+    return [family.iptables, family.iptables_save, family.iptables_restore]
+
+
+def required_tools(request: MasqueradeRequest) -> list[str]:
+    tools: list[str] = []
+    for family in FAMILIES:
+        if request.wants(IPTABLES, family):
+            tools.extend(family_tools(family))
+        if request.wants(NFTABLES, family) and "nft" not in tools:
+            tools.append("nft")
+    return tools
 
 
 def _parse_cidr(path: str, value: Any, problems: list[str]) -> IPNetwork | None:

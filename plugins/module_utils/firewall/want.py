@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .input import FAMILIES, Family, FamilyNetwork
+from .input import FAMILIES, IPTABLES, NFTABLES, Family, MasqueradeRequest
 from .iptables import (
     MASQ_CHAIN,
     OWNED_CHAINS,
@@ -19,36 +19,6 @@ from .iptables import (
     render_masquerade_rules,
 )
 from .nftables import render_table
-
-IPTABLES = "iptables"
-NFTABLES = "nftables"
-
-
-@dataclass(frozen=True)
-class MasqueradeRequest:
-    """The module's options, checked."""
-
-    state: str
-    backend: str
-    networks: tuple[FamilyNetwork, ...]
-    ip_masq: bool = True
-    forward: bool = True
-    random_fully: bool = True
-
-    def network_of(self, family: Family) -> FamilyNetwork | None:
-        for net in self.networks:
-            if net.family == family:
-                return net
-        return None
-
-    def wants(self, backend: str, family: Family) -> bool:
-        """Whether anything of `backend` should exist for `family`."""
-        return (
-            self.state == "present"
-            and self.backend == backend
-            and self.network_of(family) is not None
-            and (self.ip_masq or self.forward)
-        )
 
 
 @dataclass(frozen=True)
