@@ -1,0 +1,91 @@
+# Copyright: podnet maintainers
+# Apache License 2.0 (see LICENSE)
+"""The controller's pyroute2 as one importable zip, for hosts whose own is missing or old."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: pyroute2_zip
+author: podnet maintainers
+short_description: the controller's pyroute2 packed as one zip that a host's Python imports
+version_added: 1.0.0
+description:
+  - Packs the pyroute2 package installed next to Ansible on the controller (the version
+    podnet pins, installed from PyPI or from the offline bundle) into one zip file and
+    returns its path. Python imports a pure-Python package straight from a zip on its
+    path (zipimport), so the role copies this file to a host and the podnet modules and the
+    boot restore import pyroute2 from it, whatever the distribution ships (Debian 12's
+    0.7.2 lacks what the modules use).
+  - The zip is built once per pyroute2 version, in O(cache_dir), with fixed timestamps and
+    file order, so its checksum is stable and the copy to a host is unchanged on later runs.
+  - Nothing is downloaded.
+options:
+  cache_dir:
+    description: Where the zip is kept on the controller.
+    type: path
+    default: ~/.cache/podnet
+"""
+
+EXAMPLES = r"""
+- name: Pinned pyroute2 for the modules
+  ansible.builtin.copy:
+    src: "{{ lookup('podnet.fabric.pyroute2_zip') }}"
+    dest: /etc/podnet/lib/pyroute2.zip
+    mode: "0644"
+"""
+
+RETURN = r"""
+_raw:
+  description: The path of the zip on the controller.
+  type: list
+  elements: path
+"""
+
+import os  # noqa: E402 - Ansible wants the docs first
+import zipfile  # noqa: E402 - Ansible wants the docs first
+from typing import Any  # noqa: E402 - Ansible wants the docs first
+
+from ansible.errors import AnsibleLookupError  # noqa: E402 - Ansible wants the docs first
+from ansible.plugins.lookup import LookupBase  # noqa: E402 - Ansible wants the docs first
+
+# zip's earliest timestamp: the same bytes on every controller for one pyroute2 version.
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class LookupModule(LookupBase):  # type: ignore[misc]  # Ansible ships no type information
+    def run(self, terms: list[Any], variables: Any = None, **kwargs: Any) -> list[str]:
+        self.set_options(var_options=variables, direct=kwargs)
+        try:
+            import pyroute2  # noqa: PLC0415 - only the controller running this lookup needs it
+        except ImportError as exc:
+            raise AnsibleLookupError(
+                f"pyroute2 is not installed on the controller ({exc}): install podnet's "
+                "dependencies there (pip install podnet, or the offline bundle)"
+            ) from None
+        version = str(getattr(pyroute2, "__version__", "unknown"))
+        cache = os.path.expanduser(str(self.get_option("cache_dir")))
+        target = os.path.join(cache, f"pyroute2-{version}.zip")
+        if not os.path.exists(target):
+            os.makedirs(cache, exist_ok=True)
+            pack(os.path.dirname(os.path.abspath(pyroute2.__file__)), target)
+        return [target]
+
+
+def pack(package_dir: str, target: str) -> None:
+    """Zip `package_dir` (a package) with its name at the top, deterministically."""
+    parent = os.path.dirname(package_dir)
+    entries = []
+    for root, dirs, files in os.walk(package_dir):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        entries.extend(
+            os.path.join(root, name) for name in sorted(files) if not name.endswith(".pyc")
+        )
+    temporary = f"{target}.{os.getpid()}.tmp"
+    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in entries:
+            info = zipfile.ZipInfo(os.path.relpath(path, parent), FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as handle:
+                archive.writestr(info, handle.read())
+    os.replace(temporary, target)
