@@ -208,8 +208,8 @@ def test_site_yml_adopts_the_running_fleet_without_losing_a_packet(lab) -> None:
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            if name == "server":
-                time.sleep(0.5)  # listening before the client connects
+            if name == "server":  # listening before the client connects
+                wait_listening(pod_ns["node2"], IPERF_PORT)
         started = time.monotonic()
         result = converge()
         took = time.monotonic() - started
@@ -262,3 +262,19 @@ def test_the_lease_file_keeps_the_mac_once_the_host_has_forgotten_it(lab, node) 
     converge()
     assert flannel_objects(node) == FLANNEL_STATE[node]
     assert labkit.check(expected_mtu=POD_MTU).ok
+
+
+def wait_listening(netns: str, port: int, timeout: float = 10.0) -> None:
+    """Poll `ss` in the namespace (`--net=<path>`) until a TCP socket listens on `port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listening = subprocess.run(
+            ["nsenter", netns, "--", "ss", "-H", "-ltn", f"sport = :{port}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        if listening.strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout} s")

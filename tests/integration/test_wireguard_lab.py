@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 from conftest import (
@@ -156,22 +155,37 @@ def capture_marker_exchange() -> bytes:
     capture = subprocess.Popen(
         ["nsenter", "--net=/run/netns/podnet-lab-node2", "tcpdump", "-i", "eth0", "-U", "-n",
          "-c", "6", "-w", str(pcap), "udp"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(1)  # tcpdump opens the socket
+        # tcpdump says "listening on eth0" once its socket is open: ping only then.
+        assert capture.stderr is not None
+        assert "listening on" in capture.stderr.readline(), "tcpdump did not start"
         target = labkit.read_pod("node2")["ip"]
         labkit.pod_run("node1", ["ping", "-c", "3", "-i", "0.2", "-p", MARKER.hex(), target])
         capture.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        pass  # fewer packets than expected: the size check below says so
+        pass  # fewer packets than expected: the count below says so
     finally:
         capture.terminate()
         capture.wait(timeout=10)
     data = pcap.read_bytes()
     pcap.unlink()
-    assert len(data) > 200, "the capture saw nothing: it cannot prove anything"
+    assert count_packets(data) == 6, "the capture missed packets: it cannot prove anything"
     return data
+
+
+def count_packets(pcap: bytes) -> int:
+    """Records in a classic pcap file: a 24-byte file header, then per packet a 16-byte
+    header whose third field (incl_len) gives the bytes that follow. The magic number's
+    byte order is the file's."""
+    order = "little" if pcap[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else "big"
+    count, pos = 0, 24
+    while pos + 16 <= len(pcap):
+        included = int.from_bytes(pcap[pos + 8 : pos + 12], order)
+        pos += 16 + included
+        count += 1
+    return count
 
 
 def files_containing(secrets: list[str]) -> list[str]:
