@@ -4,7 +4,8 @@
 What it owns: the runtime value of each parameter it is given, nothing else (no file in
 /etc/sysctl.d, no other parameter). Order: the order given, because some parameters act
 on others (net.ipv6.conf.all.forwarding rewrites every interface's forwarding). The work
-lives in module_utils/sysctl_*.py; this file is the Ansible adapter.
+lives in module_utils/sysctl/; its entry.py is the adapter (the boot restore runs it too),
+and this file is the Ansible shell around it.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted; no_log values masked), which is what the boot restore records and replays.
+  returned: always
+  type: dict
 changes:
   description: The parameters changed (or that would be, in check mode), in order.
   returned: always
@@ -112,32 +118,19 @@ diff:
 # Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.core.changes import describe  # noqa: E402
-from ..module_utils.sysctl.host import SysctlError, sync_sysctls  # noqa: E402
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.sysctl import entry  # noqa: E402
+
+ARGUMENT_SPEC = {
+    "values": {"type": "dict", "required": True},
+    "ignore_missing": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "values": {"type": "dict", "required": True},
-            "ignore_missing": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    try:
-        result = sync_sysctls(
-            module.params["values"], module.params["ignore_missing"], module.check_mode
-        )
-    except SysctlError as exc:
-        module.fail_json(msg="; ".join(exc.problems), problems=exc.problems)
-    output = {
-        "changed": bool(result.changes),
-        "changes": describe(result.changes),
-        "missing": result.missing,
-    }
-    if module._diff:
-        output["diff"] = {"before": result.before, "after": result.after}
-    module.exit_json(**output)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

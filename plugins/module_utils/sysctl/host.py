@@ -1,81 +1,23 @@
-"""Kernel parameters through /proc/sys: check, read, diff, write, re-read and verify.
+"""Kernel parameters through /proc/sys: read and write; core.reconcile runs read -> diff ->
+(check mode stops here) -> write -> re-read -> verify.
 
-Values are compared as the kernel prints them with runs of whitespace folded, so
-`32768 60999` matches the kernel's `32768\\t60999`. Writes go in the order given: some
-parameters act on others (writing net.ipv6.conf.all.forwarding rewrites every
-interface's forwarding), so the caller's order is the one that means something.
-Runtime only: nothing here writes /etc/sysctl.d.
+Writes go in the order given (see diff.py). Runtime only: nothing here writes
+/etc/sysctl.d.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.changes import REPLACE, Change
-from .names import name_problem, sysctl_parts
-
-PROC_SYS = "/proc/sys"
-
-
-class SysctlError(ValueError):
-    """Bad input, a missing parameter, or a write the kernel refused; `problems` lists all."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
-
-
-@dataclass(frozen=True)
-class Sysctl:
-    """One wanted parameter: its name as given, its file, its value as text."""
-
-    name: str
-    path: str
-    value: str
-
-
-def fold(text: str) -> str:
-    """A value as compared: whitespace runs folded to one space, ends stripped.
-
-    >>> fold("32768\\t60999\\n")
-    '32768 60999'
-    """
-    return " ".join(text.split())
-
-
-def parse_values(values: dict[str, Any], root: str = PROC_SYS) -> list[Sysctl]:
-    """Check names and values; raise once with every problem.
-
-    >>> parse_values({"net.ipv4.ip_forward": 1})
-    [Sysctl(name='net.ipv4.ip_forward', path='/proc/sys/net/ipv4/ip_forward', value='1')]
-    >>> try:
-    ...     parse_values({"net.ipv4.ip_forward": True, "net..x": 1})
-    ... except SysctlError as exc:
-    ...     print(*exc.problems, sep="\\n")
-    values[net.ipv4.ip_forward]: True is a boolean: write 1 or 0
-    values[net..x]: the name has an empty level: write it like net.ipv4.ip_forward
-    """
-    problems: list[str] = []
-    wanted = []
-    for name, value in values.items():
-        where = f"values[{name}]"
-        problem = name_problem(name)
-        if problem:
-            problems.append(f"{where}: the name {problem}")
-            continue
-        if isinstance(value, bool):
-            problems.append(f"{where}: {value} is a boolean: write 1 or 0")
-            continue
-        if not isinstance(value, (str, int, float)) or not fold(str(value)):
-            problems.append(f"{where}: {value!r} is not a value: give a number or a string")
-            continue
-        wanted.append(Sysctl(name, os.path.join(root, *sysctl_parts(name)), fold(str(value))))
-    if problems:
-        raise SysctlError(problems)
-    return wanted
+from ..core.changes import Change
+from ..core.reconcile import reconcile
+from .diff import diff_sysctls
+from .input import PROC_SYS, parse_values, sysctl_parts
+from .state import Sysctl, SysctlError, fold, view
 
 
 def why_missing(parts: list[str], root: str = PROC_SYS) -> str:
@@ -125,18 +67,6 @@ def read_current(
     return current, missing
 
 
-def diff_sysctls(wanted: list[Sysctl], current: dict[str, str | None]) -> list[Change]:
-    """One replace per parameter whose value differs; missing (ignored) ones are skipped."""
-    changes = []
-    for item in wanted:
-        old = current.get(item.name)
-        if old is not None and old != item.value:
-            spec = {"path": item.path, "value": item.value, "old": old}
-            reason = f"value: {old} vs {item.value}"
-            changes.append(Change(REPLACE, "sysctl", item.name, reason, spec))
-    return changes
-
-
 def apply_sysctls(changes: list[Change]) -> None:
     """Write each value, in order; stop at the first the kernel refuses."""
     for change in changes:
@@ -161,31 +91,31 @@ class SysctlResult:
     after: str
 
 
-def _listing(wanted: list[Sysctl], values: dict[str, str | None]) -> str:
-    """`name = value` lines for --diff, in the order given; missing parameters left out."""
-    lines = [f"{item.name} = {values[item.name]}" for item in wanted if values.get(item.name)]
-    return "".join(line + "\n" for line in lines)
-
-
 def sync_sysctls(
-    values: dict[str, Any], ignore_missing: bool, check_mode: bool, root: str = PROC_SYS
+    values: Mapping[str, Any], ignore_missing: bool, check_mode: bool, root: str = PROC_SYS
 ) -> SysctlResult:
-    """Read, diff, and unless in check mode write and verify."""
+    """Check, read, diff, and unless in check mode write and verify."""
     wanted = parse_values(values, root)
-    current, missing = read_current(wanted, ignore_missing, root)
-    changes = diff_sysctls(wanted, current)
+    done = reconcile(
+        read=lambda: read_current(wanted, ignore_missing, root),  # (values, names missing)
+        want=lambda seen: wanted,
+        diff=lambda want, seen: diff_sysctls(want, seen[0]),
+        apply=lambda want, seen, changes: apply_sysctls(changes),
+        check_mode=check_mode,
+        differs=_differs,
+    )
+    current, missing = done.before
     after = {item.name: item.value for item in wanted if current.get(item.name) is not None}
-    result = SysctlResult(changes, missing, _listing(wanted, current), _listing(wanted, after))
-    if check_mode or not changes:
-        return result
-    apply_sysctls(changes)
-    reread, _ = read_current(wanted, ignore_missing, root)
-    problems = [
-        f"values[{change.key}]: wrote {change.spec['value']!r} but the kernel reports "
-        f"{reread[change.key]!r} (it may clamp or round the value)"
-        for change in changes
-        if reread[change.key] != change.spec["value"]
-    ]
-    if problems:
-        raise SysctlError(problems)
-    return result
+    before_text, after_text = view(wanted, current), view(wanted, after)
+    return SysctlResult(done.changes, missing, before_text, after_text)
+
+
+def _differs(wanted: list[Sysctl], left: list[Change]) -> SysctlError:
+    """The kernel took a write but reports another value."""
+    return SysctlError(
+        [
+            f"values[{change.key}]: wrote {change.spec['value']!r} but the kernel reports "
+            f"{change.spec['old']!r} (it may clamp or round the value)"
+            for change in left
+        ]
+    )
