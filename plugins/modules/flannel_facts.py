@@ -6,7 +6,8 @@ Sources: /run/flannel/subnet.env (the lease, as flanneld wrote it) and the host'
 flannel-named devices (their /32 or /128 is the lease's network address; a VXLAN
 device's MAC is what every peer has programmed). The controller (podnet.fabric.plan)
 turns them into the node's observed lease. One file read and one link dump, whatever
-the fleet size. The work lives in module_utils/flannel_*.py; this file is the adapter.
+the fleet size. The work lives in module_utils/flannel_facts/; its entry.py is the
+adapter, and this file is the Ansible shell around it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted).
+  returned: always
+  type: dict
+changes:
+  description: Always empty - the module only reads (every podnet module returns it).
+  returned: always
+  type: list
+  elements: dict
 subnet:
   description: The IPv4 lease from FLANNEL_SUBNET, as a network CIDR; null without one.
   returned: always
@@ -117,21 +128,12 @@ devices:
       addresses: [10.244.7.0/32]
 """
 
-import traceback  # noqa: E402
-
-# Ansible wants the documentation strings above the imports.
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ..module_utils.flannel_facts.env import SubnetEnvError, read_subnet_env  # noqa: E402
-from ..module_utils.flannel_facts.links import read_flannel_devices  # noqa: E402
-
-try:
-    from pyroute2 import IPRoute  # type: ignore[import-untyped]
-except ImportError:
-    IPRoute = None
-    PYROUTE2_ERROR = traceback.format_exc()
-else:
-    PYROUTE2_ERROR = None
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.flannel_facts import entry  # noqa: E402
+from ..module_utils.kernel.handles import PYROUTE2_ERROR  # noqa: E402
 
 ARGUMENT_SPEC = {"path": {"type": "path", "default": "/run/flannel/subnet.env"}}
 
@@ -140,16 +142,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if PYROUTE2_ERROR is not None:
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_ERROR)
-    try:
-        env = read_subnet_env(module.params["path"])
-        # groups=0: no multicast subscriptions; this handle only dumps.
-        with IPRoute(groups=0) as ipr:
-            devices = read_flannel_devices(ipr)
-    except SubnetEnvError as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:  # pyroute2's NetlinkError is one
-        module.fail_json(msg=f"flannel_facts: netlink: {exc}")
-    module.exit_json(changed=False, devices=devices, **env)
+    finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from ..core.errors import PodnetError
+
 # key -> (field of the result, address family)
 SUBNET_KEYS = {"FLANNEL_SUBNET": ("subnet", 4), "FLANNEL_IPV6_SUBNET": ("ipv6_subnet", 6)}
 NETWORK_KEYS = {"FLANNEL_NETWORK": ("network", 4), "FLANNEL_IPV6_NETWORK": ("ipv6_network", 6)}
 
 
-class SubnetEnvError(Exception):
+class SubnetEnvError(PodnetError):
     """subnet.env holds something that is not flannel's; the message names file, key, value."""
 
 
