@@ -21,6 +21,7 @@ from .allocate import SUBNET_LEN_KEY
 from .config import BackendType, NetConf
 from .fields import IPNetwork, read_mac, read_network
 from .leases import Lease
+from .nodes import Node
 from .pool import SubnetPool
 
 # The registered result of podnet.fabric.flannel_facts that the role leaves on each host.
@@ -65,6 +66,46 @@ def read_observed(name: str, facts: Mapping[str, Any], conf: NetConf, problems: 
         vtep_mac=macs[4],
         vtep_mac_v6=macs[6],
     )
+
+
+def check_unknown_subnets(
+    conf: NetConf, nodes: Sequence[Node], leases: Mapping[str, Lease], problems: list[str]
+) -> None:
+    """Report each node whose current subnet cannot be known; nodes sorted by name.
+
+    When hosts were read in this run (any `Node.read`), a node that was not (left out by
+    --limit, unreachable) and has neither a pin nor a lease line of a family may still
+    run pods from a subnet nobody knows; allocating one anyway could hand that subnet to
+    someone else. One problem per node, for its first such family. With no node read,
+    the planner stands alone (the CLI, a play without flannel_facts) and nothing is
+    required.
+
+    >>> from podnet.config import parse_net_conf
+    >>> conf = parse_net_conf({"Network": "10.244.0.0/16"})
+    >>> problems = []
+    >>> check_unknown_subnets(conf, [Node("a", read=True), Node("b")], {}, problems)
+    >>> problems[0].split(":")[0:2]
+    ['b', ' its IPv4 subnet is unknown']
+    """
+    if not any(node.read for node in nodes):
+        return
+    for node in nodes:
+        if node.read:
+            continue
+        lease = leases.get(node.name)
+        for pool in conf.pools:
+            family = pool.family
+            if node.pinned(family) or (lease is not None and lease.of(family)):
+                continue
+            name, key = node.name, _SUBNET_FIELD[family]
+            problems.append(
+                f"{name}: its IPv{family} subnet is unknown: {name} has no line in the"
+                " lease file and was not read in this run (left out by --limit, unreachable,"
+                " or its flannel_facts task failed), so the subnet it may already use (a"
+                f" running flannel's) cannot be known; run once with {name} in the play (or"
+                f" set podnet_{key} for it)"
+            )
+            break
 
 
 def _vxlan_name(family: int, vni: int) -> str:

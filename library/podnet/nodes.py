@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import ValidationError, raise_if
-from .fields import Family, IPAddress, IPNetwork, read_address, read_int, read_network, read_str
+from .fields import (
+    Family,
+    IPAddress,
+    IPNetwork,
+    read_address,
+    read_bool,
+    read_int,
+    read_network,
+    read_str,
+)
 
 NODE_KEYS = (
     "name",
@@ -24,6 +33,8 @@ NODE_KEYS = (
     "ipv6_subnet",
     "underlay_subnet",
     "underlay_ipv6_subnet",
+    "iface_addresses",
+    "read",
 )
 DEFAULT_MTU = 1500
 # Linux: IFNAMSIZ is 16 with the NUL; '/' and whitespace are refused by dev_valid_name().
@@ -51,6 +62,11 @@ class Node:
         subnet, ipv6_subnet: a pinned pod subnet, or None to let podnet allocate.
         underlay_subnet, underlay_ipv6_subnet: the connected subnet of the public
             address, when known; peers inside it are on the same L2 segment.
+        iface_addresses: every address `iface` holds, when known (from facts); host-gw
+            refuses a public address that is not one of them (NAT), as flanneld does.
+        read: the node's host was read in this run, so what it uses now is known. Once
+            any node is read, a node that is not, with neither a pin nor a lease line,
+            stops the plan (adopt.check_unknown_subnets).
     """
 
     name: str
@@ -62,6 +78,8 @@ class Node:
     ipv6_subnet: ipaddress.IPv6Network | None = None
     underlay_subnet: ipaddress.IPv4Network | None = None
     underlay_ipv6_subnet: ipaddress.IPv6Network | None = None
+    iface_addresses: frozenset[IPAddress] | None = None
+    read: bool = False
 
     def public_address(self, family: int) -> IPAddress | None:
         return self.public_ip if family == 4 else self.public_ipv6
@@ -112,14 +130,7 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
     public_ipv6 = _address(raw, "public_ipv6", path, problems, 6)
     if public_ip is None and public_ipv6 is None and "public_ip" not in raw:
         problems.append(f"{path}.public_ip: missing; give the node's underlay address")
-    iface = None
-    if raw.get("iface") is not None:
-        iface = read_str(raw["iface"], f"{path}.iface", problems)
-        if iface is not None and not _IFNAME.match(iface):
-            problems.append(
-                f"{path}.iface: {iface!r} is not a Linux interface name (1-15 characters,"
-                " no '/', ':' or spaces)"
-            )
+    iface = _iface(raw, path, problems)
     mtu = DEFAULT_MTU
     if raw.get("mtu") is not None:
         mtu = (
@@ -140,6 +151,8 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
                 f"{path}.{key}: {underlay} does not contain the node's public address"
                 f" ({address}); give the subnet of the interface that holds it"
             )
+    iface_addresses = _iface_addresses(raw, path, problems)
+    read = raw.get("read") is not None and bool(read_bool(raw["read"], f"{path}.read", problems))
     if len(problems) > before:
         return None
     return Node(
@@ -149,7 +162,45 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
         iface=iface,
         mtu=mtu,
         **networks,  # type: ignore[arg-type]
+        iface_addresses=iface_addresses,
+        read=read,
     )
+
+
+def _iface(raw: Mapping[str, object], path: str, problems: list[str]) -> str | None:
+    if raw.get("iface") is None:
+        return None
+    iface = read_str(raw["iface"], f"{path}.iface", problems)
+    if iface is not None and not _IFNAME.match(iface):
+        problems.append(
+            f"{path}.iface: {iface!r} is not a Linux interface name (1-15 characters,"
+            " no '/', ':' or spaces)"
+        )
+    return iface
+
+
+def _iface_addresses(
+    raw: Mapping[str, object], path: str, problems: list[str]
+) -> frozenset[IPAddress] | None:
+    """Addresses of either family; the interface must be named, as messages name it."""
+    value = raw.get("iface_addresses")
+    if value is None:
+        return None
+    key = f"{path}.iface_addresses"
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        problems.append(f"{key}: {value!r} is not a list of the interface's addresses")
+        return None
+    if raw.get("iface") is None:
+        problems.append(f"{key}: given without iface; name the interface that holds them")
+    addresses: set[IPAddress] = set()
+    for index, item in enumerate(value):
+        try:
+            if not isinstance(item, str):
+                raise ValueError(item)
+            addresses.add(ipaddress.ip_address(item.strip()))
+        except ValueError:
+            problems.append(f"{key}[{index}]: {item!r} is not an IP address")
+    return frozenset(addresses)
 
 
 def _address(

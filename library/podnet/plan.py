@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .adopt import check_unknown_subnets
 from .allocate import NETWORK_KEY, FamilyAllocation, allocate_family
 from .config import BackendType, NetConf, WireguardMode
 from .errors import list_names, raise_if
@@ -155,9 +156,12 @@ def plan_fleet(
     """Plan the fleet: subnets, MTU, VTEP MACs.
 
     Subnets come from a pin, else the lease file, else what the host uses now, else the
-    lowest free one (allocate.py). VTEP MACs come from the lease file, else the host's
-    VXLAN device (a running flannel's random MAC, so its peers' entries stay right while
-    the fleet switches), else they are derived from the node's name.
+    lowest free one (allocate.py); once any node was read (Node.read), a node that was
+    not, with neither a pin nor a lease line, is an error (adopt.check_unknown_subnets).
+    host-gw refuses a public address its interface does not hold (Node.iface_addresses).
+    VTEP MACs come from the lease file, else the host's VXLAN device (a running flannel's
+    random MAC, so its peers' entries stay right while the fleet switches), else they
+    are derived from the node's name.
 
     Args:
         leases: the lease file's content (node name -> Lease).
@@ -188,8 +192,10 @@ def plan_fleet(
     _check_services(services, problems)
     _check_overlaps(conf, ordered, services, problems)
     if conf.backend.type is BackendType.HOST_GW:
+        _check_not_nat(conf, ordered, problems)
         for pool in conf.pools:
             _check_one_segment(pool.family, ordered, problems)
+    check_unknown_subnets(conf, ordered, leases, problems)
     mtu = compute_mtu(conf, ordered, problems, warnings)
     allocations: dict[int, FamilyAllocation] = {
         pool.family: allocate_family(
@@ -360,6 +366,29 @@ def _check_one_segment(family: int, nodes: Sequence[Node], problems: list[str]) 
     )
 
 
+def _check_not_nat(conf: NetConf, nodes: Sequence[Node], problems: list[str]) -> None:
+    """host-gw routes to a peer's public IP on-link, so it must be the interface's own.
+
+    Judged only where the interface's addresses are known (facts in this run); the
+    wording after the colon is flanneld's (backend/hostgw: "your PublicIP differs ...").
+    """
+    for node in nodes:
+        if node.iface_addresses is None:
+            continue
+        for pool in conf.pools:
+            address = node.public_address(pool.family)
+            if address is not None and address not in node.iface_addresses:
+                problems.append(
+                    f"{node.name}.{_PUBLIC_VARIABLE[pool.family]}: {address} is not an address"
+                    f" of {node.iface!r}: your PublicIP differs from interface IP, meaning that"
+                    " probably you're on a NAT, which is not supported by host-gw backend; drop"
+                    " the variable, or use the vxlan or wireguard backend"
+                )
+
+
+# The inventory variable that sets a node's public address (the nodes.yml key without
+# the prefix): messages name what a site.yml user sets.
+_PUBLIC_VARIABLE = {4: "podnet_public_ip", 6: "podnet_public_ipv6"}
 # How many broken node pairs a host-gw error lists.
 _PAIRS_SHOWN = 10
 

@@ -8,9 +8,11 @@ with a message naming it and the fix.
 
 What each host uses now (its podnet_flannel_facts, the registered result of
 podnet.fabric.flannel_facts: a running flannel's subnet and VTEP MAC) becomes its
-observed lease, ranked after a pin and the lease file. When the play read the hosts
-so, a node it did not read (left out by --limit, unreachable) that has neither a pin
-nor a lease line stops the plan: the subnet it may already use cannot be known.
+observed lease, ranked after a pin and the lease file, and marks the node as read: the
+library then stops the plan on a node it did not read (left out by --limit,
+unreachable) that has neither a pin nor a lease line, since the subnet it may already
+use cannot be known. The domain rules (that one, host-gw behind NAT, ...) live in the
+library, so `podnet plan` refuses exactly what this plugin refuses.
 
 The result holds, per node, everything that
 node applies, plus one shared peer table per family; each host takes its own entry
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,12 @@ from podnet import (
     parse_leases,
     parse_net_conf,
     parse_nodes,
+    plan_fleet,
 )
-from podnet import plan_fleet as plan_nodes
 from podnet.adopt import OBSERVED_FACT, read_observed
 from podnet.cli.files import load_json, load_yaml, render_lease_file, write_atomically
-from podnet.fields import is_wireguard_key, read_cidrs
+from podnet.errors import raise_if
+from podnet.fields import IPNetwork, is_wireguard_key, read_cidrs
 from podnet.render.cni import CNI_MODES
 from podnet.slices import plan_slices, records_of
 
@@ -65,6 +68,7 @@ __all__ = [
     "ActionModule",
     "describe_node",
     "observed_leases",
+    "plan_hosts",
     "plan_slices",
     "public_keys_of",
     "records_of",
@@ -109,28 +113,14 @@ class ActionModule(ActionBase):
             leases = _load_leases(lease_path)
             problems: list[str] = []
             services = read_cidrs(args.get("service_cidrs") or [], "podnet_service_cidrs", problems)
-            families = frozenset(pool.family for pool in conf.pools)
-            host_gw = conf.backend.type is BackendType.HOST_GW
-            raw_nodes = [
-                describe_node(
-                    name, hostvars[name], leases.get(name), families, problems, host_gw=host_gw
-                )
-                for name in sorted(hosts)
-            ]
-            observed = observed_leases(raw_nodes, hostvars, conf, leases, problems)
-            keys: dict[str, str] = {}
-            if conf.backend.type is BackendType.WIREGUARD:
-                keys = public_keys_of(
-                    sorted(hosts), hostvars, leases, bool(args.get("require_keys")), problems
-                )
-            if problems:
-                raise ValidationError(problems)
-            plan = plan_nodes(
+            plan, keys = plan_hosts(
                 conf,
-                parse_nodes(raw_nodes),
-                leases=leases,
-                observed=observed,
+                hosts,
+                hostvars,
+                leases,
+                problems,
                 service_cidrs=services,
+                require_keys=bool(args.get("require_keys")),
             )
         except ValidationError as error:
             raise AnsibleActionFail(_message(group, error.problems)) from None
@@ -157,6 +147,59 @@ class ActionModule(ActionBase):
         return result
 
 
+def plan_hosts(
+    conf: NetConf,
+    hosts: Sequence[str],
+    hostvars: Mapping[str, Any],
+    leases: Mapping[str, Lease],
+    problems: list[str],
+    *,
+    service_cidrs: Sequence[IPNetwork] = (),
+    require_keys: bool = False,
+) -> tuple[FleetPlan, dict[str, str]]:
+    """The fleet's plan and WireGuard public keys, from the hosts' variables and facts.
+
+    Problems of the hosts' data (a node nobody can place, a wrong podnet_iface, facts
+    that are not a lease) stop here, with `problems` from the caller; the domain rules
+    (host-gw behind NAT, a subnet that cannot be known, ...) are the library's, so
+    `podnet plan` refuses the same inventories.
+
+    Raises:
+        ValidationError: every problem found.
+    """
+    names = sorted(hosts)
+    # Reported after the nodes' own problems, in the order the plan met them before.
+    observed_problems: list[str] = []
+    observed = observed_leases(names, hostvars, conf, observed_problems)
+    families = frozenset(pool.family for pool in conf.pools)
+    host_gw = conf.backend.type is BackendType.HOST_GW
+    raw_nodes = [
+        describe_node(
+            name,
+            hostvars[name],
+            leases.get(name),
+            families,
+            problems,
+            host_gw=host_gw,
+            read=name in observed,
+        )
+        for name in names
+    ]
+    problems.extend(observed_problems)
+    keys: dict[str, str] = {}
+    if conf.backend.type is BackendType.WIREGUARD:
+        keys = public_keys_of(names, hostvars, leases, require_keys, problems)
+    raise_if(problems)
+    plan = plan_fleet(
+        conf,
+        parse_nodes(raw_nodes),
+        leases=leases,
+        observed=observed,
+        service_cidrs=service_cidrs,
+    )
+    return plan, keys
+
+
 def describe_node(
     name: str,
     host: Mapping[str, Any],
@@ -165,6 +208,7 @@ def describe_node(
     problems: list[str],
     *,
     host_gw: bool = False,
+    read: bool = False,
 ) -> dict[str, Any]:
     """One node as `parse_nodes` reads it, from its variables, facts or lease record.
 
@@ -173,8 +217,10 @@ def describe_node(
         lease: the lease file's entry for the node, if any.
         families: the address families the fleet uses (4, 6).
         problems: where a node nobody can place is reported.
-        host_gw: the backend is host-gw, which cannot work behind NAT: a public IP that
-            is not the interface's is an error, as in flanneld.
+        host_gw: the backend is host-gw, which cannot work behind NAT: the node carries
+            its interface's addresses (`iface_addresses`), which the planner checks the
+            public IP against, as flanneld does.
+        read: the host was read in this run (its flannel_facts result is there).
     """
     facts = host.get("ansible_facts") or {}
     iface = host.get("podnet_iface") or (facts.get("default_ipv4") or {}).get("interface")
@@ -200,78 +246,62 @@ def describe_node(
         "subnet": host.get("podnet_subnet"),
         "ipv6_subnet": host.get("podnet_ipv6_subnet"),
     }
-    if ipv4.get("network") and ipv4.get("netmask"):
-        node["underlay_subnet"] = f"{ipv4['network']}/{ipv4['netmask']}"
-    if global_v6 and global_v6[0].get("prefix"):
-        node["underlay_ipv6_subnet"] = _segment_v6(global_v6[0]["address"], global_v6[0]["prefix"])
-    if host_gw and iface_facts:
-        _check_not_nat(name, host, iface_facts, problems)
     for family, key in ((4, "public_ip"), (6, "public_ipv6")):
         if family not in families:
             node[key] = None
         elif not node[key]:
             problems.append(_unplaced(name, key, bool(facts), iface))
+    # The segment is the public address's connected subnet: unknown when the address is
+    # another one (NAT, a secondary address) or of a family the fleet does not use.
+    if ipv4.get("network") and ipv4.get("netmask") and _same(node["public_ip"], ipv4["address"]):
+        node["underlay_subnet"] = f"{ipv4['network']}/{ipv4['netmask']}"
+    if (
+        global_v6
+        and global_v6[0].get("prefix")
+        and _same(node["public_ipv6"], global_v6[0]["address"])
+    ):
+        node["underlay_ipv6_subnet"] = _segment_v6(global_v6[0]["address"], global_v6[0]["prefix"])
+    if host_gw and iface_facts:
+        node["iface_addresses"] = _addresses_of(iface_facts)
+    if read:
+        node["read"] = True
     if node["mtu"] is None:
         del node["mtu"]  # the planner's default (1500) and its warning apply
     return {key: value for key, value in node.items() if value is not None}
 
 
 def observed_leases(
-    raw_nodes: list[dict[str, Any]],
+    names: Sequence[str],
     hostvars: Mapping[str, Any],
     conf: NetConf,
-    leases: Mapping[str, Lease],
     problems: list[str],
 ) -> dict[str, Lease]:
     """What each host read in this run uses now (subnet, VTEP MAC), by node name.
 
-    When the play read the hosts (any host has the flannel_facts result), a node without
-    that result was not reached; if it also has neither a pin nor a lease line of a
-    family, the subnet its pods may already use is unknown, and allocating one anyway
-    could hand it to someone else: a problem naming the node and what to run.
+    A host is read when it has the flannel_facts result (not skipped, not failed); the
+    planner requires a pin or a lease line of every node that was not, once any was
+    (podnet.adopt.check_unknown_subnets).
     """
     observed: dict[str, Lease] = {}
-    nodes = {node["name"]: node for node in raw_nodes}
-    for name in nodes:
+    for name in names:
         facts = hostvars[name].get(OBSERVED_FACT)
         if isinstance(facts, Mapping) and not facts.get("skipped") and not facts.get("failed"):
             observed[name] = read_observed(name, facts, conf, problems)
-    if not observed:
-        return observed  # the play did not read hosts: the planner is used on its own
-    for name, node in nodes.items():
-        if name in observed or any(p.startswith(f"{name}.podnet_public_ip") for p in problems):
-            continue  # read, or already reported as a node nobody can place
-        lease = leases.get(name)
-        for pool in conf.pools:
-            key = "subnet" if pool.family == 4 else "ipv6_subnet"
-            if node.get(key) or (lease is not None and lease.of(pool.family)):
-                continue
-            problems.append(
-                f"{name}: its IPv{pool.family} subnet is unknown: {name} has no line in the"
-                " lease file and was not read in this run (left out by --limit, unreachable,"
-                " or its flannel_facts task failed), so the subnet it may already use (a"
-                f" running flannel's) cannot be known; run once with {name} in the play (or"
-                f" set podnet_{key} for it)"
-            )
-            break
     return observed
 
 
-def _check_not_nat(
-    name: str, host: Mapping[str, Any], iface_facts: Mapping[str, Any], problems: list[str]
-) -> None:
-    """host-gw routes to a peer's public IP on-link, so it must be the interface's own."""
+def _addresses_of(iface_facts: Mapping[str, Any]) -> list[str]:
+    """Every address of the interface, both families, as the facts list them."""
     v4 = [iface_facts.get("ipv4") or {}, *(iface_facts.get("ipv4_secondaries") or ())]
     v6 = iface_facts.get("ipv6") or ()
-    for key, addresses in (("podnet_public_ip", v4), ("podnet_public_ipv6", v6)):
-        wanted = host.get(key)
-        if wanted and str(wanted) not in {str(a.get("address")) for a in addresses}:
-            problems.append(
-                f"{name}.{key}: {wanted} is not an address of {iface_facts.get('device')!r}:"
-                " your PublicIP differs from interface IP, meaning that probably you're on a"
-                " NAT, which is not supported by host-gw backend; drop the variable, or use"
-                " the vxlan or wireguard backend"
-            )
+    return [str(a["address"]) for a in (*v4, *v6) if a.get("address")]
+
+
+def _same(address: object, other: object) -> bool:
+    try:
+        return ipaddress.ip_address(str(address)) == ipaddress.ip_address(str(other))
+    except ValueError:
+        return False
 
 
 def public_keys_of(

@@ -54,7 +54,8 @@ def backend_conf(backend: Mapping[str, Any], base: Mapping[str, Any] = BASE_CONF
 def node(name: str, index: int | None = None, **fields: Any) -> Node:
     """A node with a unique underlay address in 192.0.2.0/24 derived from `index`.
 
-    Strings given for address fields are converted, so tables stay readable.
+    Strings given for address fields (and the list of iface_addresses) are converted,
+    so tables stay readable.
     """
     if index is not None and "public_ip" not in fields:
         fields["public_ip"] = f"192.0.2.{index}"
@@ -69,6 +70,10 @@ def node(name: str, index: int | None = None, **fields: Any) -> Node:
     for key, convert in converters.items():
         if isinstance(fields.get(key), str):
             fields[key] = convert(fields[key])
+    if fields.get("iface_addresses") is not None:
+        fields["iface_addresses"] = frozenset(
+            ipaddress.ip_address(text) for text in fields["iface_addresses"]
+        )
     return Node(name, **fields)
 
 

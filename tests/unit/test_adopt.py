@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE_CONF, DUAL_CONF, backend_conf, conf, leases, node, one_problem
+from conftest import (
+    BASE_CONF,
+    DUAL_CONF,
+    backend_conf,
+    conf,
+    leases,
+    node,
+    one_problem,
+    problems_of,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.*
 
-from plugins.action.plan import observed_leases, records_of
+from plugins.action.plan import observed_leases, plan_hosts, records_of
 from plugins.module_utils.flannel_facts.env import SubnetEnvError, parse_subnet_env
 
 from podnet import Lease, leases_to_data, parse_leases, plan_fleet
@@ -236,7 +245,15 @@ def test_two_nodes_with_one_mac_is_an_error_naming_both_and_where_each_came_from
     assert one_problem(lambda: mac_plan(recorded, seen)) == message
 
 
-# --- the action: which hosts were read, and who cannot be known ------------------------------
+# --- which hosts were read, and who cannot be known ------------------------------------------
+
+UNKNOWN_N2 = (
+    "n2: its IPv4 subnet is unknown: n2 has no line in the lease file and was not read in"
+    " this run (left out by --limit, unreachable, or its flannel_facts task failed), so"
+    " the subnet it may already use (a running flannel's) cannot be known; run once with"
+    " n2 in the play (or set podnet_subnet for it)"
+)
+UNKNOWN_N2_V6 = UNKNOWN_N2.replace("IPv4", "IPv6").replace("podnet_subnet", "podnet_ipv6_subnet")
 
 
 def raw(name: str, **extra: Any) -> dict[str, Any]:
@@ -247,35 +264,58 @@ def test_hosts_read_in_this_run_give_observed_leases() -> None:
     hostvars = {"n1": {OBSERVED_FACT: {"subnet": "10.244.7.0/24", "devices": []}},
                 "n2": {OBSERVED_FACT: {"subnet": None, "devices": []}}}  # fmt: skip
     problems: list[str] = []
-    observed = observed_leases([raw("n1"), raw("n2")], hostvars, conf(), {}, problems)
+    observed = observed_leases(["n1", "n2"], hostvars, conf(), problems)
     assert problems == []
     assert observed == {"n1": Lease(NET("10.244.7.0/24")), "n2": Lease()}
 
 
-def test_a_node_not_read_with_no_lease_and_no_pin_stops_the_plan_naming_it() -> None:
-    hostvars = {"n1": {OBSERVED_FACT: {"devices": []}}, "n2": {}, "n3": {}, "n4": {}}
-    problems: list[str] = []
-    nodes = [raw("n1"), raw("n2"), raw("n3", subnet="10.244.9.0/24"), raw("n4")]
-    observed_leases(nodes, hostvars, conf(), leases({"n4": "10.244.4.0/24"}), problems)
-    assert problems == [
-        "n2: its IPv4 subnet is unknown: n2 has no line in the lease file and was not read in"
-        " this run (left out by --limit, unreachable, or its flannel_facts task failed), so"
-        " the subnet it may already use (a running flannel's) cannot be known; run once with"
-        " n2 in the play (or set podnet_subnet for it)"
-    ]
-
-
-def test_a_node_already_reported_unplaced_is_not_reported_twice() -> None:
-    problems = ["n2.podnet_public_ip: unknown: n2 has no facts in this run ..."]
-    hostvars = {"n1": {OBSERVED_FACT: {"devices": []}}, "n2": {}}
-    observed_leases([raw("n1"), {"name": "n2"}], hostvars, conf(), {}, problems)
-    assert len(problems) == 1
+@pytest.mark.parametrize(
+    ("net_conf", "n2", "lease_file", "expected"),
+    [
+        (BASE_CONF, {}, {}, [UNKNOWN_N2]),
+        (BASE_CONF, {"subnet": "10.244.9.0/24"}, {}, []),
+        (BASE_CONF, {}, {"n2": "10.244.4.0/24"}, []),
+        (BASE_CONF, {"read": True}, {}, []),
+        (DUAL_CONF, {}, {"n2": "10.244.4.0/24"}, [UNKNOWN_N2_V6]),
+        (DUAL_CONF, {"ipv6_subnet": "fd00:10:244:9::/64"}, {"n2": "10.244.4.0/24"}, []),
+        (DUAL_CONF, {}, {}, [UNKNOWN_N2]),
+    ],
+    ids=["not-read", "pinned", "leased", "read", "v6-unknown", "both-known",
+         "one-problem-per-node"],
+)  # fmt: skip
+def test_once_a_host_was_read_a_node_not_read_needs_a_pin_or_a_lease_line(
+    net_conf, n2, lease_file, expected
+) -> None:
+    nodes = [node("n1", 1, public_ipv6="fd00::1", read=True),
+             node("n2", 2, public_ipv6="fd00::2", **n2)]  # fmt: skip
+    run = lambda: plan_fleet(conf(net_conf), nodes, leases=leases(lease_file))  # noqa: E731
+    if expected:
+        assert list(problems_of(run)) == expected
+    else:
+        run()
 
 
 def test_without_any_host_read_the_planner_stands_alone() -> None:
-    # The action used outside the role (no flannel_facts task): nothing is required.
+    # The CLI, or the action used outside the role (no flannel_facts task): nothing required.
+    plan_fleet(conf(), [node("n1", 1), node("n2", 2)])
     problems: list[str] = []
     skipped = {"skipped": True, "changed": False}
-    assert observed_leases([raw("n1"), raw("n2")], {"n1": {OBSERVED_FACT: skipped}, "n2": {}},
-                           conf(), {}, problems) == {}  # fmt: skip
+    assert observed_leases(["n1", "n2"], {"n1": {OBSERVED_FACT: skipped}, "n2": {}},
+                           conf(), problems) == {}  # fmt: skip
     assert problems == []
+
+
+def test_the_action_stops_a_node_not_read_naming_it() -> None:
+    hostvars = {"n1": {OBSERVED_FACT: {"devices": []}, "podnet_public_ip": "192.0.2.1"},
+                "n2": {"podnet_public_ip": "192.0.2.2"},
+                "n3": {"podnet_public_ip": "192.0.2.3", "podnet_subnet": "10.244.9.0/24"},
+                "n4": {"podnet_public_ip": "192.0.2.4"}}  # fmt: skip
+    lease_file = leases({"n4": "10.244.4.0/24"})
+    plan = lambda: plan_hosts(conf(), list(hostvars), hostvars, lease_file, [])  # noqa: E731
+    assert one_problem(plan) == UNKNOWN_N2
+
+
+def test_a_node_already_reported_unplaced_is_not_reported_twice() -> None:
+    hostvars = {"n1": {OBSERVED_FACT: {"devices": []}, "podnet_public_ip": "192.0.2.1"}, "n2": {}}
+    message = one_problem(lambda: plan_hosts(conf(), ["n1", "n2"], hostvars, {}, []))
+    assert message.startswith("n2.podnet_public_ip: unknown: n2 has no facts in this run")

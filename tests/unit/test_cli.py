@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.action
+
+from plugins.action.plan import plan_hosts
+
+from podnet import ValidationError, parse_net_conf
+from podnet.adopt import OBSERVED_FACT
 from podnet.cli import main
 
 NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
@@ -97,6 +104,44 @@ def test_invalid_input_exits_2_with_every_problem_and_writes_nothing(
     assert "nodes[node1].public_ip: '10.0.0.300' is not an IPv4 address" in captured.err
     assert "nodes[node2].mtu: 20 is out of range" in captured.err
     assert not leases.exists()
+
+
+ETH0_FACTS = {
+    "default_ipv4": {"interface": "eth0"},
+    "interfaces": ["eth0"],
+    "eth0": {"device": "eth0", "mtu": 1500,
+             "ipv4": {"address": "192.0.2.11", "network": "192.0.2.0", "netmask": "255.255.255.0"}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("backend", "nodes", "hostvars"),
+    [
+        (
+            "host-gw",
+            [_node(1, public_ip="203.0.113.7", iface="eth0", iface_addresses=["192.0.2.11"]),
+             _node(2)],
+            {"node1": {"ansible_facts": ETH0_FACTS, "podnet_public_ip": "203.0.113.7"},
+             "node2": {"podnet_public_ip": "192.0.2.12"}},
+        ),
+        (
+            "vxlan",
+            [_node(1, read=True), _node(2)],
+            {"node1": {OBSERVED_FACT: {"devices": []}, "podnet_public_ip": "192.0.2.11"},
+             "node2": {"podnet_public_ip": "192.0.2.12"}},
+        ),
+    ],
+    ids=["host-gw-behind-nat", "unknown-subnet"],
+)  # fmt: skip
+def test_plan_rejects_what_site_yml_rejects_with_the_same_message(
+    inputs, capsys, backend, nodes, hostvars
+) -> None:
+    net_conf = {**NET_CONF, "Backend": {"Type": backend}}
+    with pytest.raises(ValidationError) as action:
+        plan_hosts(parse_net_conf(net_conf), list(hostvars), hostvars, {}, [])
+    assert len(action.value.problems) == 1
+    assert main(["plan", *inputs(net_conf, nodes)]) == 2
+    assert capsys.readouterr().err == f"podnet: error: {action.value.problems[0]}\n"
 
 
 def test_exhaustion_names_the_counts_and_the_fix(inputs, capsys) -> None:

@@ -43,6 +43,17 @@ def test_a_full_node_is_parsed_into_typed_fields() -> None:
     assert node.underlay(4) == node.underlay_subnet
 
 
+def test_interface_addresses_and_read_are_parsed() -> None:
+    raw = {"name": "web1", "public_ip": "192.0.2.11", "iface": "eth0",
+           "iface_addresses": ["192.0.2.11", "2001:DB8::11"], "read": True}  # fmt: skip
+    (node,) = parse_nodes([raw])
+    assert node.iface_addresses == frozenset(
+        {ipaddress.ip_address("192.0.2.11"), ipaddress.ip_address("2001:db8::11")}
+    )
+    assert node.read is True
+    assert (Node("web1").iface_addresses, Node("web1").read) == (None, False)
+
+
 def test_defaults_and_input_order_are_kept() -> None:
     nodes = parse_nodes(
         [{"name": "b", "public_ip": "192.0.2.2"}, {"name": "a", "public_ipv6": "2001:db8::1"}]
@@ -104,10 +115,18 @@ def test_the_input_is_not_mutated() -> None:
          " address (None); give the subnet of the interface that holds it"),
         ({"public_ip": "192.0.2.1", "colour": "red"}, "nodes[web3]: unknown key 'colour'; known"
          " keys: name, public_ip, public_ipv6, iface, mtu, subnet, ipv6_subnet, underlay_subnet,"
-         " underlay_ipv6_subnet"),
+         " underlay_ipv6_subnet, iface_addresses, read"),
         ({"public_ip": "192.0.2.1", "Public_IP": "192.0.2.1"}, "nodes[web3]: unknown key"
          " 'Public_IP'; known keys: name, public_ip, public_ipv6, iface, mtu, subnet, ipv6_subnet,"
-         " underlay_subnet, underlay_ipv6_subnet"),
+         " underlay_subnet, underlay_ipv6_subnet, iface_addresses, read"),
+        ({"public_ip": "192.0.2.1", "iface": "eth0", "iface_addresses": "192.0.2.1"},
+         "nodes[web3].iface_addresses: '192.0.2.1' is not a list of the interface's addresses"),
+        ({"public_ip": "192.0.2.1", "iface": "eth0", "iface_addresses": ["192.0.2.1", "x"]},
+         "nodes[web3].iface_addresses[1]: 'x' is not an IP address"),
+        ({"public_ip": "192.0.2.1", "iface_addresses": ["192.0.2.1"]},
+         "nodes[web3].iface_addresses: given without iface; name the interface that holds them"),
+        ({"public_ip": "192.0.2.1", "read": "yes"},
+         "nodes[web3].read: 'yes' is not a boolean; use true or false"),
     ],
     ids=[
         "octet-300", "v6-as-v4", "integer-address", "v4-as-v6", "bad-v6", "no-address",
@@ -115,6 +134,8 @@ def test_the_input_is_not_mutated() -> None:
         "mtu-below-576", "mtu-above-65535", "mtu-string", "mtu-bool", "pin-host-bits",
         "v6-pin-host-bits", "pin-no-prefix", "pin-wrong-family", "underlay-misses-address",
         "underlay-v6-without-address", "unknown-key", "keys-are-case-sensitive",
+        "iface-addresses-not-a-list", "iface-address-bad", "iface-addresses-without-iface",
+        "read-not-boolean",
     ],
 )  # fmt: skip
 def test_bad_node_fields_name_the_node_value_and_rule(node, message) -> None:

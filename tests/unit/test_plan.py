@@ -6,7 +6,17 @@ import ipaddress
 import re
 
 import pytest
-from conftest import DUAL_CONF, backend_conf, conf, fleet, leases, node, one_problem, problems_of
+from conftest import (
+    BASE_CONF,
+    DUAL_CONF,
+    backend_conf,
+    conf,
+    fleet,
+    leases,
+    node,
+    one_problem,
+    problems_of,
+)
 
 import podnet.plan
 from podnet import Lease, plan_fleet
@@ -335,6 +345,51 @@ def test_host_gw_judges_a_node_of_unknown_segment_from_the_others_side() -> None
     assert "a-c" in one_problem(lambda: plan_fleet(backend_conf(HOST_GW), nodes))
     # Nobody's segment known: nothing to judge here (the module checks on the host).
     plan_fleet(backend_conf(HOST_GW), [node("a", 1), node("c", public_ip="198.51.100.13")])
+
+
+NAT_MESSAGE = (
+    "{name}.podnet_public_ip{v6}: {address} is not an address of 'eth0': your PublicIP differs"
+    " from interface IP, meaning that probably you're on a NAT, which is not supported by"
+    " host-gw backend; drop the variable, or use the vxlan or wireguard backend"
+)
+
+
+@pytest.mark.parametrize(
+    ("base", "fields", "message"),
+    [
+        (BASE_CONF, {"public_ip": "203.0.113.7", "iface_addresses": ["192.0.2.11", "fd00::11"]},
+         NAT_MESSAGE.format(name="a", v6="", address="203.0.113.7")),
+        (DUAL_CONF, {"public_ip": "192.0.2.11", "public_ipv6": "2001:db8::7",
+                     "iface_addresses": ["192.0.2.11", "fe80::1", "fd00::11"]},
+         NAT_MESSAGE.format(name="a", v6="v6", address="2001:db8::7")),
+        (BASE_CONF, {"public_ip": "192.0.2.11", "iface_addresses": []},
+         NAT_MESSAGE.format(name="a", v6="", address="192.0.2.11")),
+    ],
+    ids=["v4-behind-nat", "v6-behind-nat", "interface-without-address"],
+)  # fmt: skip
+def test_host_gw_refuses_a_public_address_its_interface_does_not_hold(
+    base, fields, message
+) -> None:
+    net_conf = backend_conf(HOST_GW, base)
+    nodes = [node("a", iface="eth0", **fields), node("b", 12, public_ipv6="fd00::12")]
+    assert one_problem(lambda: plan_fleet(net_conf, nodes)) == message
+
+
+@pytest.mark.parametrize(
+    ("backend", "fields"),
+    [
+        (HOST_GW, {"public_ip": "192.0.2.11", "iface_addresses": ["192.0.2.11"]}),
+        (HOST_GW, {"public_ip": "192.0.2.11", "iface_addresses": ["192.0.2.9", "192.0.2.11"]}),
+        (HOST_GW, {"public_ip": "203.0.113.7"}),
+        ({"Type": "vxlan"}, {"public_ip": "203.0.113.7", "iface_addresses": ["192.0.2.11"]}),
+        ({"Type": "wireguard"}, {"public_ip": "203.0.113.7", "iface_addresses": ["192.0.2.11"]}),
+    ],
+    ids=["own-address", "secondary-address", "addresses-unknown", "vxlan-nat", "wireguard-nat"],
+)  # fmt: skip
+def test_a_public_address_elsewhere_is_fine_unless_host_gw_knows_the_interface(
+    backend, fields
+) -> None:
+    plan_fleet(backend_conf(backend), [node("a", iface="eth0", **fields), node("b", 12)])
 
 
 def test_host_gw_lists_at_most_ten_pairs() -> None:

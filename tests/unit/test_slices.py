@@ -118,19 +118,6 @@ def _facts(address: str = "192.0.2.11") -> dict:
     }  # fmt: skip
 
 
-def test_host_gw_refuses_a_public_ip_that_is_not_the_interfaces_as_flannel_does() -> None:
-    host = {"ansible_facts": _facts(), "podnet_public_ip": "203.0.113.7"}
-    problems: list[str] = []
-    describe_node("n1", host, None, frozenset({4}), problems, host_gw=True)
-    assert problems == [
-        "n1.podnet_public_ip: 203.0.113.7 is not an address of 'eth0': your PublicIP differs"
-        " from interface IP, meaning that probably you're on a NAT, which is not supported by"
-        " host-gw backend; drop the variable, or use the vxlan or wireguard backend"
-    ]
-    describe_node("n1", host, None, frozenset({4}), problems := [], host_gw=False)
-    assert problems == []  # vxlan and wireguard work behind NAT
-
-
 def test_facts_give_the_ipv6_segment() -> None:
     node = describe_node("n1", {"ansible_facts": _facts()}, None, frozenset({4, 6}), [])
     assert node["underlay_ipv6_subnet"] == "2001:db8::/64"
