@@ -161,6 +161,14 @@ changes:
       kind: key
       key: /etc/podnet/wireguard.key
       reason: missing
+diff:
+  description: The key file before and after, as one line each - whether it exists, its
+    public key and a mode other than 0600. Never the private key.
+  returned: in diff mode
+  type: dict
+  sample:
+    before: "key file: absent\n"
+    after: "key file: present (public key YhLOX7al1pgjqkSbNfo36KVAabVb71/ykF4+dWVJtRo=)\n"
 """
 
 # Ansible wants the documentation strings above the imports.

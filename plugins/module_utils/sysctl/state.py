@@ -6,6 +6,7 @@ Values are compared as the kernel prints them with runs of whitespace folded, so
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.errors import PodnetError
@@ -36,7 +37,7 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
-def view(wanted: list[Sysctl], values: dict[str, str | None]) -> str:
+def view(wanted: list[Sysctl], values: Mapping[str, str | None]) -> str:
     """`name = value` lines for --diff, in the order given; missing parameters left out."""
     lines = [f"{item.name} = {values[item.name]}" for item in wanted if values.get(item.name)]
     return "".join(line + "\n" for line in lines)
