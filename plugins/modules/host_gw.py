@@ -8,8 +8,8 @@ Order: deletes (peers that left, routes on an old device under another metric), 
 adds and replaces; nothing depends on anything else.
 Scale: one route per peer, so O(peers) routes on every host and O(fleet^2) in the fleet.
 Each run costs one `link get` and one dump of table main whatever the fleet size, and
-writes only what differs, in one batch. The work lives in module_utils/hostgw_*.py; this
-file is the adapter.
+writes only what differs, in one batch. The work lives in module_utils/host_gw/
+(entry.run); this file is the adapter.
 """
 
 from __future__ import annotations
@@ -129,6 +129,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted), which is what the boot restore records and replays.
+  returned: always
+  type: dict
+  sample: {state: present, family: 4, network: 10.244.0.0/16, dev: eth0, peers: []}
 changes:
   description: What was changed (or would be, in check mode), in the order it was applied.
   returned: always
@@ -171,13 +177,11 @@ diff:
 """
 
 # Ansible wants the documentation strings above the imports.
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ..module_utils.core.changes import describe  # noqa: E402
-from ..module_utils.host_gw.diff import view  # noqa: E402
-from ..module_utils.host_gw.host import reconcile_host_gw  # noqa: E402
-from ..module_utils.host_gw.input import HostGwError, validate_host_gw  # noqa: E402
-from ..module_utils.kernel.handles import PYROUTE2_ERROR, NetlinkError, open_rtnl  # noqa: E402
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.host_gw import entry  # noqa: E402
 
 # Peers are plain dicts, checked by validate_host_gw: suboptions would reject the keys
 # other backends' peer tables carry.
@@ -196,20 +200,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True
     )
-    if PYROUTE2_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_ERROR)
-    try:
-        params = validate_host_gw(module.params)
-        with open_rtnl() as (ipr, wire):
-            result = reconcile_host_gw(ipr, wire, params, check_mode=module.check_mode)
-    except HostGwError as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-    except (NetlinkError, OSError) as exc:  # a read or write podnet did not foresee
-        module.fail_json(msg=f"host_gw: netlink: {exc}", problems=[str(exc)])
-    output = {"changed": bool(result.changes), "changes": describe(result.changes)}
-    if module._diff:
-        output["diff"] = {"before": view(result.before), "after": view(result.after)}
-    module.exit_json(**output)
+    finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ Objects, in apply order (deletes run first, in the reverse order):
 Scale: 3 objects per peer, so O(peers) objects on every host and O(fleet^2) in the fleet.
 Each run costs one read per object kind (link get, one dump each of addresses,
 neighbours, FDB and table main), whatever the fleet size; writes only what differs,
-batched per kind. The work lives in module_utils/vxlan_*.py; this file is the adapter.
+batched per kind. The work lives in module_utils/vxlan/ (entry.run); this file is the
+adapter.
 """
 
 from __future__ import annotations
@@ -195,6 +196,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+args:
+  description: The module's arguments as Ansible normalised them (defaults filled, types
+    converted), which is what the boot restore records and replays.
+  returned: always
+  type: dict
+  sample: {state: present, vni: 1, family: 4, dev: eth0, local: 192.0.2.11, mtu: 1450}
 ifname:
   description: The device's name.
   returned: always
@@ -249,25 +256,12 @@ diff:
       routes: {10.244.2.0/24: via 10.244.2.0 dev flannel.1 onlink proto boot}
 """
 
-import traceback  # noqa: E402
-
 # Ansible wants the documentation strings above the imports.
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-try:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
-except ImportError:
-    IPRoute = None
-    NetlinkError = OSError  # never raised; keeps the except clause below valid
-    PYROUTE2_ERROR: str | None = traceback.format_exc()
-else:
-    PYROUTE2_ERROR = None
-
-from ..module_utils.core.changes import describe  # noqa: E402
-from ..module_utils.vxlan.host import Host, reconcile_vxlan  # noqa: E402
-from ..module_utils.vxlan.state import VxlanError, view  # noqa: E402
-from ..module_utils.vxlan.want import validate_params  # noqa: E402
+from ..module_utils.core.programs import module_programs  # noqa: E402
+from ..module_utils.core.shell import finish  # noqa: E402
+from ..module_utils.vxlan import entry  # noqa: E402
 
 PEER_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -300,24 +294,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True
     )
-    if IPRoute is None:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_ERROR)
-    try:
-        params = validate_params(module.params)
-        # groups=0: no multicast subscriptions, so bulk writes get only their own ACKs back.
-        with IPRoute(groups=0) as ipr, Host(ipr) as host:
-            result = reconcile_vxlan(host, params, check_mode=module.check_mode)
-    except (VxlanError, NetlinkError, OSError) as exc:
-        problems = getattr(exc, "problems", None) or [str(exc)]
-        module.fail_json(msg=str(exc), problems=problems)
-    output = {
-        "changed": bool(result.changes),
-        "changes": describe(result.changes),
-        "ifname": result.ifname,
-    }
-    if module._diff:
-        output["diff"] = {"before": view(result.before), "after": view(result.after)}
-    module.exit_json(**output)
+    finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ from plugins.module_utils.vxlan.host import (  # noqa: E402
     read_vxlan,
     verify_vxlan,
 )
-from plugins.module_utils.vxlan.want import plan_vxlan, validate_params  # noqa: E402
+from plugins.module_utils.vxlan.input import validate_params  # noqa: E402
+from plugins.module_utils.vxlan.want import plan_vxlan  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")

@@ -29,7 +29,7 @@ from plugins.module_utils.host_gw.input import (  # noqa: E402
 from plugins.module_utils.kernel.proc import ProcNet  # noqa: E402
 from plugins.module_utils.kernel.wire import RtnlWire  # noqa: E402
 from plugins.module_utils.vxlan.host import Host, reconcile_vxlan  # noqa: E402
-from plugins.module_utils.vxlan.want import validate_params as validate_vxlan  # noqa: E402
+from plugins.module_utils.vxlan.input import validate_params as validate_vxlan  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 PEER2 = {"name": "node2", "subnet": "10.244.2.0/24", "public_ip": "192.0.2.12"}

@@ -25,7 +25,7 @@ from plugins.module_utils.vxlan.host import (  # noqa: E402
     VxlanHostError,
     reconcile_vxlan,
 )
-from plugins.module_utils.vxlan.want import VxlanInputError, validate_params  # noqa: E402
+from plugins.module_utils.vxlan.input import VxlanInputError, validate_params  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 IFNAME = "flannel.1"

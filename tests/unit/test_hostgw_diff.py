@@ -13,9 +13,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE  # noqa: E402
-from plugins.module_utils.host_gw.diff import diff_routes, slot_conflicts, view  # noqa: E402
+from plugins.module_utils.host_gw.diff import diff_routes, slot_conflicts  # noqa: E402
+from plugins.module_utils.host_gw.state import view  # noqa: E402
+from plugins.module_utils.kernel.routes import Route  # noqa: E402
 from plugins.module_utils.kernel.wire import RouteMsg  # noqa: E402
-from plugins.module_utils.vxlan.state import Route  # noqa: E402
 
 LEFT = "not in the plan (no peer has this subnet: it left the inventory or moved)"
 

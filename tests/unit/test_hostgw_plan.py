@@ -24,11 +24,10 @@ from plugins.module_utils.host_gw.want import (  # noqa: E402
     off_segment,
     off_segment_problem,
     plan_routes,
-    split_table_main,
 )
 from plugins.module_utils.kernel.ipnet import parse_cidr  # noqa: E402
+from plugins.module_utils.kernel.routes import Route, split_table_main  # noqa: E402
 from plugins.module_utils.kernel.wire import RouteMsg  # noqa: E402
-from plugins.module_utils.vxlan.state import Route  # noqa: E402
 
 AF_INET, AF_INET6 = 2, 10
 ETH0, ETH1, FLANNEL1 = 2, 3, 9

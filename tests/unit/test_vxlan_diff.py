@@ -21,7 +21,9 @@ if str(REPO) not in sys.path:
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE  # noqa: E402
 from plugins.module_utils.kernel.ipnet import parse_cidr  # noqa: E402
+from plugins.module_utils.kernel.routes import Route  # noqa: E402
 from plugins.module_utils.vxlan.diff import diff_vxlan, find_conflicts  # noqa: E402
+from plugins.module_utils.vxlan.input import Peer, VxlanInputError, validate_params  # noqa: E402
 from plugins.module_utils.vxlan.state import (  # noqa: E402
     AF_INET,
     AF_INET6,
@@ -29,18 +31,10 @@ from plugins.module_utils.vxlan.state import (  # noqa: E402
     Device,
     FdbEntry,
     Neighbour,
-    Route,
     VxlanState,
     view,
 )
-from plugins.module_utils.vxlan.want import (  # noqa: E402
-    Peer,
-    Underlay,
-    VxlanInputError,
-    on_link_peers,
-    plan_vxlan,
-    validate_params,
-)
+from plugins.module_utils.vxlan.want import Underlay, on_link_peers, plan_vxlan  # noqa: E402
 
 IFNAME = "flannel.1"
 MAC2, MAC3 = "0a:00:00:00:00:02", "0a:00:00:00:00:03"

@@ -1,6 +1,6 @@
 """The kernel side of host-gw: read table main once, check, apply in batches, verify.
 
-    plan_routes -> read_host_gw -> check_before_writing -> diff_routes
+    plan_routes, then core.reconcile: read_host_gw -> check_before_writing -> diff_routes
                  -> (check mode stops) -> apply_routes -> read_host_gw -> diff must be empty
 
 A run costs one `link get` for the underlay and one dump of table main, whatever the
@@ -20,18 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.changes import DELETE, Change
-from ..kernel.wire import NetlinkFailure, Request, RouteMsg, RtnlWire, dump_routes, route_request
-from ..vxlan.state import Route
+from ..core.reconcile import reconcile
+from ..kernel.routes import Route, TableMain, as_route, route_change_request, split_table_main
+from ..kernel.wire import NetlinkFailure, Request, RouteMsg, RtnlWire, dump_routes
 from .diff import diff_routes, slot_conflicts
 from .input import HostGwError, HostGwInputError, HostGwParams
-from .want import (
-    TableMain,
-    as_route,
-    off_segment,
-    off_segment_problem,
-    plan_routes,
-    split_table_main,
-)
+from .want import off_segment, off_segment_problem, plan_routes
 
 ENODEV = 19
 # What the kernel answers when a route's gateway is not on-link through its device
@@ -61,24 +55,31 @@ class Result:
 def reconcile_host_gw(
     ipr: Any, wire: RtnlWire, params: HostGwParams, check_mode: bool = False
 ) -> Result:
-    """Read, plan, check, diff; then unless check mode apply, re-read and verify.
+    """core.reconcile over this backend's steps. The plan comes from the parameters alone,
+    before the read, which needs it to name the devices of foreign routes in its slots.
 
     `ipr` is the caller's pyroute2 handle (opened with groups=0) and `wire` the bulk
     channel on its socket: nothing here opens netlink, so tests pass their own.
     """
-    desired = plan_routes(params)  # from the parameters alone
-    reading = read_host_gw(ipr, wire, params, desired)
-    check_before_writing(params, reading, desired)
+    desired = plan_routes(params)
     absent = params.state == "absent"
-    changes = diff_routes(desired, reading.routes, absent)
-    if not changes:
-        return Result(changes, reading.routes, reading.routes)
-    if check_mode:
-        return Result(changes, reading.routes, desired)
-    apply_routes(wire, params, reading, desired, changes)
-    after = read_host_gw(ipr, wire, params, desired)
-    verify_routes(params, desired, after.routes, absent)
-    return Result(changes, reading.routes, after.routes)
+
+    def want(reading: Reading) -> dict[str, Route]:
+        check_before_writing(params, reading, desired)
+        return desired
+
+    done = reconcile(
+        read=lambda: read_host_gw(ipr, wire, params, desired),
+        want=want,
+        diff=lambda wanted, reading: diff_routes(wanted, reading.routes, absent),
+        apply=lambda wanted, reading, changes: apply_routes(wire, params, reading, wanted, changes),
+        check_mode=check_mode,
+        differs=lambda wanted, leftover: differs(params, leftover),
+    )
+    before = done.before.routes
+    planned = desired if done.changes else before
+    after = done.after.routes if done.after is not None else planned
+    return Result(done.changes, before, after)
 
 
 # --- read ------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def read_host_gw(
         if dev_index:
             names[dev_index] = params.dev
     main = tuple(dump_routes(wire, params.af))
-    table = split_table_main(main, params.network)
+    table = split_table_main(main, params.network)  # no device of its own: direct routes
     in_slots = [msg for key, msg in table.foreign.items() if key in desired]
     for msg in (*table.owned.values(), *in_slots):
         if msg.oif and msg.oif not in names:
@@ -171,20 +172,9 @@ def apply_routes(
     requests: list[Request] = []
     by_label: dict[str, Change] = {}
     for change in changes:
-        spec = change.spec
         deleting = change.op == DELETE
         oif = reading.table.owned[change.key].oif if deleting else reading.dev_index
-        request = route_request(
-            op_new=not deleting,
-            family=params.af,
-            dst=spec["dst"],
-            gateway=spec["gateway"],
-            oif=oif,
-            onlink=False,
-            priority=spec["priority"],
-            table=spec["table"],
-            proto=spec["proto"],
-        )
+        request = route_change_request(change, params.family, oif, onlink=False)
         requests.append(request)
         by_label[request.label] = change
     try:
@@ -212,17 +202,9 @@ def _refusal(
     return f"{label}: {os.strerror(code)} ({name}){reason}"
 
 
-def verify_routes(
-    params: HostGwParams,
-    desired: Mapping[str, Route],
-    actual: Mapping[str, Route],
-    absent: bool = False,
-) -> None:
-    """Fail, naming each route and field, if the kernel does not hold what was applied."""
-    leftover = diff_routes(desired, actual, absent)
-    if not leftover:
-        return
-    raise HostGwError(
+def differs(params: HostGwParams, leftover: Sequence[Change]) -> HostGwError:
+    """The error when the kernel does not hold what was applied, naming route and field."""
+    return HostGwError(
         [f"{c.op} {c.kind} {c.key}: {c.reason}" for c in leftover],
         "after applying, the kernel still differs from the plan; something else manages "
         "these routes (flanneld, a routing daemon, NetworkManager?): stop it or make it "

@@ -13,22 +13,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..kernel.ipnet import Cidr, HostBitsError, parse_cidr, parse_ip
+from ..core.errors import SHOWN, PodnetError, listing
+from ..kernel.ipnet import AF_BY_VERSION, Cidr, HostBitsError, parse_cidr, parse_ip
 
-AF_INET, AF_INET6 = 2, 10
 PEER_KEYS = ("name", "subnet", "public_ip")
 # IFNAMSIZ is 16 bytes with the terminating NUL.
 IFNAME_MAX = 15
 
 
-class HostGwError(Exception):
+class HostGwError(PodnetError):
     """Anything host_gw reports to the user. `problems`: one line per problem."""
 
     def __init__(self, problems: Iterable[str], headline: str) -> None:
-        self.problems = list(problems)
-        shown = self.problems[:10]
-        more = [f"... and {len(self.problems) - 10} more"] if len(self.problems) > 10 else []
-        super().__init__(headline + ":\n- " + "\n- ".join(shown + more))
+        listed = list(problems)
+        super().__init__(listing(headline, listed, SHOWN), listed)
 
 
 class HostGwInputError(HostGwError, ValueError):
@@ -57,7 +55,8 @@ class HostGwParams:
 
     @property
     def af(self) -> int:
-        return AF_INET if self.family == 4 else AF_INET6
+        """The netlink address family (AF_INET, AF_INET6) of `family`."""
+        return AF_BY_VERSION[self.family]
 
 
 class _Fields:

@@ -1,65 +1,22 @@
-"""host-gw's routes: which routes of table main podnet owns, which it wants, and whether
-the kernel would accept them. Pure: dumped `RouteMsg` records in, plain data out.
+"""host-gw's wanted routes, and whether the kernel would accept them. Pure: validated
+parameters and dumped `RouteMsg` records in, plain data out.
 
 flanneld's host-gw route per peer (reference flannel-host-state.md section 2):
 `<peer subnet> via <peer public IP> dev <underlay>`, table main, proto boot, scope
-universe, no onlink. podnet owns every route of that class inside the cluster network -
-table main, proto boot, dst inside `network`, one gateway, no onlink, on ANY device. That
-is the vxlan module's class of direct routes too (DirectRouting), on purpose: switching
-the backend between vxlan+DirectRouting and host-gw adopts these routes instead of
-fighting over them.
+universe, no onlink: `kernel.routes.direct_routes`, which vxlan's DirectRouting routes
+come from too. Which routes podnet owns is `kernel.routes.owns`, the rule both backends
+share, so switching between vxlan+DirectRouting and host-gw adopts these routes instead
+of fighting over them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from ..kernel.ipnet import Cidr, parse_cidr, parse_ip
-from ..kernel.wire import RT_TABLE_MAIN, RTN_UNICAST, RTNH_F_ONLINK, RouteMsg
-from ..vxlan.state import Route, default_priority, route_key
-from .input import AF_INET, HostGwParams, HostGwPeer
-
-RT_SCOPE_UNIVERSE = 0
-
-
-@dataclass(frozen=True)
-class TableMain:
-    """Table main's routes inside `network`, split by owner and keyed by `route_key`
-    (dst, plus the metric when it is not the family's default)."""
-
-    owned: dict[str, RouteMsg]
-    foreign: dict[str, RouteMsg]
-
-
-def split_table_main(main: Iterable[RouteMsg], network: Cidr) -> TableMain:
-    """Owned and foreign routes with a dst inside `network` (prefix at least as long).
-
-    Routes elsewhere (the default route, the underlay's connected routes) are neither.
-    """
-    owned: dict[str, RouteMsg] = {}
-    foreign: dict[str, RouteMsg] = {}
-    for msg in main:
-        if msg.table != RT_TABLE_MAIN or not parse_cidr(msg.dst).subnet_of(network):
-            continue
-        key = route_key(msg.dst, msg.priority, msg.family)
-        (owned if msg.is_direct_route else foreign)[key] = msg
-    return TableMain(owned, foreign)
-
-
-def as_route(msg: RouteMsg, dev: str) -> Route:
-    """A dumped route in the model the diff compares; `dev` is the name of its oif."""
-    return Route(
-        dst=msg.dst,
-        gateway=msg.gateway,
-        dev=dev,
-        onlink=bool(msg.flags & RTNH_F_ONLINK),
-        priority=msg.priority,
-        proto=msg.proto,
-        table=msg.table,
-        scope=msg.scope,
-        type=msg.type,
-    )
+from ..kernel.ipnet import AF_BY_VERSION, Cidr, parse_cidr, parse_ip
+from ..kernel.routes import Route, direct_routes
+from ..kernel.wire import RT_SCOPE_UNIVERSE, RTN_UNICAST, RouteMsg
+from .input import HostGwParams, HostGwPeer
 
 
 def plan_routes(params: HostGwParams) -> dict[str, Route]:
@@ -75,20 +32,7 @@ def plan_routes(params: HostGwParams) -> dict[str, Route]:
     if params.state != "present":
         return {}
     assert params.dev is not None  # validated
-    priority = default_priority(params.af)  # no metric sent, as flanneld: the kernel's default
-    routes = {}
-    for peer in params.peers:
-        dst = str(peer.subnet)
-        routes[route_key(dst, priority, params.af)] = Route(
-            dst=dst,
-            gateway=peer.public_ip,
-            dev=params.dev,
-            onlink=False,
-            priority=priority,
-            scope=RT_SCOPE_UNIVERSE,
-            peer=peer.name,
-        )
-    return routes
+    return direct_routes(params.peers, params.family, params.dev)
 
 
 def connected_prefixes(main: Iterable[RouteMsg], dev_index: int) -> list[Cidr]:
@@ -105,7 +49,7 @@ def connected_prefixes(main: Iterable[RouteMsg], dev_index: int) -> list[Cidr]:
         and msg.gateway is None
         and msg.type == RTN_UNICAST
         and not msg.multipath
-        and (msg.family != AF_INET or msg.scope != RT_SCOPE_UNIVERSE)
+        and (msg.family != AF_BY_VERSION[4] or msg.scope != RT_SCOPE_UNIVERSE)
     ]
 
 

@@ -1,25 +1,27 @@
-"""The netlink handles a route-programming module opens, and pyroute2's absence as data.
+"""The netlink handles a backend's entry opens, and pyroute2's absence as data.
 
-A module imports `IPRoute`, `NetlinkError` and `PYROUTE2_ERROR` from here: when pyroute2
-is missing, `IPRoute` is None and `PYROUTE2_ERROR` holds the traceback, so the module can
-fail with `missing_required_lib` instead of an ImportError before AnsibleModule exists.
-(Written for host_gw; the vxlan module carries the same guard inline and could use this.)
+An entry imports `open_rtnl`, `NetlinkError` and `require_pyroute2` from here: when
+pyroute2 is missing, the import below records it instead of raising, so the module still
+starts, and `require_pyroute2()` then fails the run with a PodnetError that says which
+Python lacks it and how to install it (the same words in a module and in the restore).
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..core.errors import PodnetError
 from .wire import RtnlWire
 
-__all__ = ["PYROUTE2_ERROR", "IPRoute", "NetlinkError", "open_rtnl"]
+__all__ = ["PYROUTE2_ERROR", "IPRoute", "NetlinkError", "open_rtnl", "require_pyroute2"]
 
 try:
-    from pyroute2 import IPRoute  # type: ignore[import-untyped]
-    from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
 except ImportError:
     IPRoute = None
     NetlinkError = OSError  # never raised; keeps callers' except clauses valid
@@ -28,12 +30,27 @@ else:
     PYROUTE2_ERROR = None
 
 
+def require_pyroute2() -> None:
+    """Fail, naming the Python and the fix, when pyroute2 could not be imported.
+
+    Reads this module's `IPRoute` at call time, so a test can take it away.
+    """
+    if IPRoute is None:
+        raise PodnetError(
+            "Failed to import the required Python library (pyroute2): pyroute2 is not "
+            f"installed for {sys.executable}, the Python this runs with; install it there "
+            "(Debian: apt-get install python3-pyroute2) or point ansible_python_interpreter "
+            "at a Python that has it",
+            [f"pyroute2 is not installed for {sys.executable}", PYROUTE2_ERROR or ""],
+        )
+
+
 @contextmanager
 def open_rtnl() -> Iterator[tuple[Any, RtnlWire]]:
     """pyroute2's handle for this namespace and the bulk channel on its socket.
 
     groups=0: no multicast subscriptions, so bulk writes get only their own ACKs back.
     """
-    assert IPRoute is not None, "check PYROUTE2_ERROR first"
+    require_pyroute2()
     with IPRoute(groups=0) as ipr, RtnlWire(ipr) as wire:
         yield ipr, wire

@@ -12,6 +12,9 @@ import socket
 from dataclasses import dataclass
 
 AF_BY_VERSION = {4: socket.AF_INET, 6: socket.AF_INET6}
+# netlink speaks address families (AF_INET, AF_INET6); podnet's parameters and keys speak
+# versions (4, 6). The conversion happens where a netlink message is read or written.
+VERSION_BY_AF: dict[int, int] = {socket.AF_INET: 4, socket.AF_INET6: 6}
 BITS = {4: 32, 6: 128}
 
 
@@ -96,3 +99,39 @@ def parse_cidr(text: str) -> Cidr:
 
 def format_ip(version: int, value: int) -> str:
     return socket.inet_ntop(AF_BY_VERSION[version], value.to_bytes(BITS[version] // 8, "big"))
+
+
+class Inside:
+    """Membership in `network` for address and route text as the kernel's dumps give it
+    (None: no network, nothing is inside). A 5,000-peer host asks this 15,000 times per
+    run, so it compares shifted integers and builds no Cidr.
+
+    >>> inside = Inside(parse_cidr("10.244.0.0/16"))
+    >>> inside.address("10.244.3.1"), inside.address("fd00::1"), inside.address(None)
+    (True, False, False)
+    >>> inside.route("10.244.3.0/24"), inside.route("10.0.0.0/8"), inside.route("10.245.0.0/24")
+    (True, False, False)
+    """
+
+    def __init__(self, network: Cidr | None) -> None:
+        self.network = network
+        if network is not None:
+            self.af = AF_BY_VERSION[network.version]
+            self.shift = network.max_prefixlen - network.prefixlen
+            self.prefix = network.value >> self.shift
+
+    def address(self, text: str | None) -> bool:
+        if self.network is None or text is None:
+            return False
+        try:
+            packed = socket.inet_pton(self.af, text)
+        except OSError:  # the other family
+            return False
+        return int.from_bytes(packed, "big") >> self.shift == self.prefix
+
+    def route(self, dst: str) -> bool:
+        """A route's `dst/len` lies inside: its prefix is at least as long, its start inside."""
+        if self.network is None:
+            return False
+        text, _, plen = dst.partition("/")
+        return int(plen) >= self.network.prefixlen and self.address(text)

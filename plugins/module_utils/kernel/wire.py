@@ -107,21 +107,6 @@ class RouteMsg(NamedTuple):
     priority: int
     multipath: bool  # RTA_MULTIPATH or a nexthop object: the gateway is not one address
 
-    @property
-    def is_direct_route(self) -> bool:
-        """flanneld's host-gw route (and vxlan's DirectRouting one): table main, proto
-        boot, one gateway, no onlink, on any device. The vxlan and host_gw modules both
-        own this class inside the cluster network, so switching between the two backends
-        adopts such routes instead of fighting over them. A multipath or nexthop-object
-        route has no single gateway, so it is someone else's."""
-        return (
-            self.table == RT_TABLE_MAIN
-            and self.proto == RTPROT_BOOT
-            and self.gateway is not None
-            and not self.flags & RTNH_F_ONLINK
-            and not self.multipath
-        )
-
 
 @dataclass(frozen=True)
 class Request:

@@ -18,12 +18,14 @@ neighbours when its MAC changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from collections.abc import Mapping
 from typing import Any
 
-from ..core.changes import ADD, DELETE, REPLACE, Change, field_reasons
-from .state import IMMUTABLE, Address, Device, Neighbour, Route, VxlanState
+from ..core.changes import ADD, DELETE, REPLACE, Change
+from ..kernel.keyed import all_fields, compared_fields, diff_keyed
+from ..kernel.routes import Route, diff_routes, slot_conflicts
+from ..names import parse_vxlan_ifname
+from .state import IMMUTABLE, Address, Device, FdbEntry, Neighbour, VxlanState
 
 LEFT = "not in the plan (peer left the inventory)"
 # flanneld's EnsureV4AddressOnLink: the device holds one address from the network.
@@ -49,6 +51,10 @@ def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
 
     # Objects on a device that is deleted (or re-created) vanish with it; only routes on
     # other devices (direct routes) outlive it.
+    have_routes: Mapping[str, Route]
+    have_fdb: Mapping[str, FdbEntry]
+    have_neigh: Mapping[str, Neighbour]
+    have_addr: Mapping[str, Address]
     if device_goes:
         have_routes = {k: r for k, r in actual.routes.items() if r.dev != ifname}
         have_fdb, have_neigh, have_addr = {}, {}, {}
@@ -63,11 +69,17 @@ def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
         ("addr", desired.addresses, have_addr),
         ("neigh", desired.neighbours, have_neigh),
         ("fdb", desired.fdb, have_fdb),
-        ("route", desired.routes, have_routes),
     ):
-        kind_deletes, kind_adds = _diff_objects(kind, want, have, context)
+        kind_deletes, kind_adds = diff_keyed(
+            kind, want, have, context.delete_reason, context.add_reason
+        )
         deletes = kind_deletes + deletes  # reverse kind order for deletes
         adds.extend(kind_adds)
+    route_deletes, route_adds = diff_routes(
+        desired.routes, have_routes, context.delete_reason, context.add_reason
+    )
+    deletes = route_deletes + deletes
+    adds.extend(route_adds)
     if link_change is not None and link_change.op == DELETE:
         return [*deletes, link_change]
     return deletes + ([link_change] if link_change is not None else []) + adds
@@ -111,30 +123,6 @@ class _Context:
         return f"peer {peer}: {what}" if peer else what
 
 
-def _diff_objects(
-    kind: str, want: Mapping[str, Any], have: Mapping[str, Any], context: _Context
-) -> tuple[list[Change], list[Change]]:
-    deletes = [
-        Change(DELETE, kind, key, context.delete_reason(obj), _spec(obj))
-        for key, obj in have.items()
-        if key not in want
-    ]
-    adds = []
-    for key, obj in want.items():
-        current = have.get(key)
-        if current is None:
-            adds.append(Change(ADD, kind, key, context.add_reason(obj), _spec(obj)))
-        elif current != obj:
-            reasons = _reasons(obj, current)
-            peer = getattr(obj, "peer", "")
-            adds.append(
-                Change(
-                    REPLACE, kind, key, f"peer {peer}: {reasons}" if peer else reasons, _spec(obj)
-                )
-            )
-    return deletes, adds
-
-
 def _diff_device(
     want: Device | None, have: Device | None, ifname: str
 ) -> tuple[Change | None, bool]:
@@ -142,16 +130,16 @@ def _diff_device(
     if want is None:
         if have is None:
             return None, False
-        return Change(DELETE, "link", ifname, "state=absent", _spec(have)), False
+        return Change(DELETE, "link", ifname, "state=absent", all_fields(have)), False
     if have is None:
-        return Change(ADD, "link", ifname, "missing", _spec(want)), False
+        return Change(ADD, "link", ifname, "missing", all_fields(want)), False
     differ = _device_differences(want, have)
     if not differ:
         return None, False
     immutable = [text for name, text in differ if name in IMMUTABLE]
     if _family(want.local) != _family(have.local):
         immutable.append(f"local: {have.local} vs {want.local} (another address family)")
-    spec = _spec(want)
+    spec = all_fields(want)
     if immutable:
         spec["recreate"] = True
         reason = ", ".join(immutable) + " (the kernel cannot change this in place: re-create)"
@@ -164,7 +152,7 @@ def _diff_device(
 def _device_differences(want: Device, have: Device) -> list[tuple[str, str]]:
     """(field, reason) for each managed attribute that differs."""
     differ = []
-    for name in _compared_names(want):
+    for name in compared_fields(want):
         old, new = getattr(have, name), getattr(want, name)
         if old == new:
             continue
@@ -182,80 +170,19 @@ def _family(address: str) -> int:
     return 6 if ":" in address else 4
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_COMPARED: dict[type, tuple[str, ...]] = {}
-
-
-def _spec(obj: Any) -> dict[str, Any]:
-    """All of the object's fields as a plain dict: Change.spec, read by apply and --diff."""
-    names = _FIELDS.get(type(obj))
-    if names is None:
-        names = _FIELDS[type(obj)] = tuple(f.name for f in fields(obj))
-    return {name: getattr(obj, name) for name in names}
-
-
-def _compared_names(obj: Any) -> tuple[str, ...]:
-    """The fields podnet manages (`peer`, `dev` and the like only label things)."""
-    names = _COMPARED.get(type(obj))
-    if names is None:
-        names = _COMPARED[type(obj)] = tuple(f.name for f in fields(obj) if f.compare)
-    return names
-
-
-def _reasons(want: Any, have: Any) -> str:
-    """`gateway: 10.244.2.9 vs 10.244.2.0, onlink: False vs True` over managed fields."""
-    names = _compared_names(want)
-    return ", ".join(
-        field_reasons(
-            {name: getattr(want, name) for name in names},
-            {name: getattr(have, name) for name in names},
-        )
-    )
-
-
-def count_by_kind(changes: Iterable[Change]) -> dict[str, int]:
-    """`{"add route": 3, ...}`: a short summary for messages."""
-    summary: dict[str, int] = {}
-    for change in changes:
-        key = f"{change.op} {change.kind}"
-        summary[key] = summary.get(key, 0) + 1
-    return summary
-
-
 def find_conflicts(desired: VxlanState, foreign: Mapping[str, Route]) -> list[str]:
-    """Wanted routes whose slot in table main a route podnet does not own already holds.
+    """Wanted routes whose slot in table main a route podnet does not own already holds
+    (`kernel.routes.slot_conflicts`, in the vxlan module's words). `foreign` routes carry
+    the name of their device in `dev` (None: no device)."""
 
-    `ip route replace` would silently overwrite such a route (same dst and metric), and
-    podnet never touches what it does not own, so this is an error for a human to settle.
-    `foreign` routes carry the name of their device in `dev` (None: no device).
-    """
-    problems = []
-    for key, route in desired.routes.items():
-        other = foreign.get(key)
-        if other is None:
-            continue
-        problem = (
-            f"route {key} (peer {route.peer}) is taken in table main by a route podnet does "
-            f"not own ({other.dst} {_describe_foreign(other)}); "
-        )
+    def way_out(other: Route, _shown: str) -> str:
         dev = other.dev or ""
-        if dev != desired.ifname and dev.startswith(("flannel.", "flannel-v6.")):
+        if dev != desired.ifname and parse_vxlan_ifname(dev) is not None:
             # flanneld names devices after the VNI, so a VNI change leaves the old one.
-            problem += (
+            return (
                 f"{dev} looks like the device of another VNI: remove it first "
                 f"(state=absent with that vni), then run again"
             )
-        else:
-            problem += "remove that route or change the peer's subnet"
-        problems.append(problem)
-    return problems
+        return "remove that route or change the peer's subnet"
 
-
-def _describe_foreign(route: Route) -> str:
-    words = [f"via {route.gateway}"] if route.gateway else []
-    if route.dev:
-        words.append(f"dev {route.dev}")
-    if route.onlink:
-        words.append("onlink")
-    words.append(f"proto {route.proto}")
-    return " ".join(words)
+    return slot_conflicts(desired.routes, foreign, way_out, numeric_proto=True)

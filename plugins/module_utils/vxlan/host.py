@@ -1,7 +1,7 @@
 """The kernel side of the VXLAN backend: read what podnet owns, apply changes, verify.
 
-    read_vxlan -> plan_vxlan -> diff_vxlan -> (check mode stops) -> apply_vxlan
-               -> read_vxlan again -> diff must be empty, else fail naming the field
+    core.reconcile: read_vxlan -> plan_vxlan (+ slot conflicts) -> diff_vxlan
+                    -> (check mode stops) -> apply_vxlan -> read_vxlan -> diff must be empty
 
 Reading costs one call per object kind whatever the fleet size: the device and the
 underlay (`link get` each), the device's addresses (one dump), its neighbours and FDB
@@ -15,25 +15,26 @@ Ownership is decided here, while reading, so nothing foreign ever reaches the di
 - permanent neighbours of the family on the device whose dst lies inside `network`;
 - FDB entries on the device with NTF_SELF, NUD_PERMANENT and a unicast, non-zero MAC
   (the all-zeros BUM entry and learned entries belong to others);
-- routes of the family in table main, proto boot, dst inside `network`, either on the
-  device or, on any device, with a gateway and without onlink (DirectRouting's routes).
+- routes: `kernel.routes.owns`, the rule every backend shares (inside `network`, proto
+  boot, on the device or of the direct class that host-gw owns too).
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.changes import ADD, DELETE, REPLACE, Change
-from ..kernel.ipnet import AF_BY_VERSION, Cidr
+from ..core.errors import SHOWN, listing
+from ..core.reconcile import reconcile
+from ..kernel.ipnet import VERSION_BY_AF, Inside
 from ..kernel.proc import ProcNet
+from ..kernel.routes import as_route, route_change_request, split_table_main
 from ..kernel.wire import (
     AF_BRIDGE,
     NTF_SELF,
     NUD_PERMANENT,
-    RTNH_F_ONLINK,
     NetlinkFailure,
     Request,
     RouteMsg,
@@ -41,24 +42,21 @@ from ..kernel.wire import (
     dump_neighbours,
     dump_routes,
     neigh_request,
-    route_request,
 )
 from .diff import diff_vxlan, find_conflicts
+from .input import VxlanParams
 from .state import (
     AF_INET6,
-    RTPROT_BOOT,
     VXLAN_DEFAULT_PORT,
     Address,
     Device,
     FdbEntry,
     Neighbour,
-    Route,
     VxlanError,
     VxlanState,
     fdb_key,
-    route_key,
 )
-from .want import Underlay, VxlanParams, plan_vxlan
+from .want import Underlay, plan_vxlan
 
 IFF_UP = 0x1
 ENODEV = 19
@@ -76,9 +74,9 @@ class Host:
     Nothing here opens netlink on its own, so a test passes `IPRoute(netns=...)`.
     """
 
-    def __init__(self, ipr: Any, proc: ProcNet | None = None) -> None:
+    def __init__(self, ipr: Any, proc: ProcNet | None = None, wire: RtnlWire | None = None) -> None:
         self.ipr = ipr
-        self.wire = RtnlWire(ipr)
+        self.wire = wire or RtnlWire(ipr)
         self.proc = proc or ProcNet()
 
     def close(self) -> None:
@@ -99,9 +97,9 @@ class Reading:
     underlay: Underlay | None
     device_index: int
     main_routes: tuple[RouteMsg, ...] = ()
-    # Table main's routes inside `network` that podnet does not own, with their oif: only
-    # needed when one holds a planned route's slot, to say which device it is on.
-    foreign_routes: dict[str, tuple[Route, int]] = field(default_factory=dict)
+    # Table main's routes inside `network` that podnet does not own: a conflict when one
+    # holds a planned route's slot.
+    foreign_routes: dict[str, RouteMsg] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,17 +123,22 @@ def read_vxlan(host: Host, params: VxlanParams) -> Reading:
             underlay = Underlay(params.dev, msg["index"], msg.get("mtu"))
     link = _get_link(host.ipr, ifname=ifname)
     index = link["index"] if link is not None else 0
-    inside = _Inside(params.network)
+    inside = Inside(params.network)
     device = _device(host, link, underlay) if link is not None else None
     on_device = _read_on_device(host, family, index, inside) if index else ({}, {}, {})
     main = dump_routes(host.wire, family)
-    routes, foreign = _split_routes(main, family, ifname, index, inside)
+    table = split_table_main(main, params.network, index)
+    # The model names only podnet's device: a direct route's device is the kernel's choice.
+    routes = {
+        key: as_route(msg, ifname if index and msg.oif == index else None)
+        for key, msg in table.owned.items()
+    }
     state = VxlanState(family, ifname, device, *on_device, routes)
-    return Reading(state, underlay, index, tuple(main), foreign)
+    return Reading(state, underlay, index, tuple(main), table.foreign)
 
 
 def _read_on_device(
-    host: Host, family: int, index: int, inside: _Inside
+    host: Host, family: int, index: int, inside: Inside
 ) -> tuple[dict[str, Address], dict[str, Neighbour], dict[str, FdbEntry]]:
     """The device's owned addresses, neighbours and FDB entries."""
     addresses: dict[str, Address] = {}
@@ -155,36 +158,6 @@ def _read_on_device(
         if entry.flags & NTF_SELF and entry.dst and entry.lladdr and _unicast(entry.lladdr)
     }
     return addresses, neighbours, fdb
-
-
-def _split_routes(
-    main: Sequence[RouteMsg], family: int, ifname: str, index: int, inside: _Inside
-) -> tuple[dict[str, Route], dict[str, tuple[Route, int]]]:
-    """Table main's routes inside `network`: podnet's, and the others (for conflicts)."""
-    owned: dict[str, Route] = {}
-    foreign: dict[str, tuple[Route, int]] = {}
-    for msg in main:
-        if not inside.route(msg.dst):
-            continue
-        route = Route(
-            msg.dst,
-            msg.gateway,
-            ifname if index and msg.oif == index else None,
-            bool(msg.flags & RTNH_F_ONLINK),
-            msg.priority,
-            msg.proto,
-            msg.table,
-            msg.scope,
-            msg.type,
-        )
-        on_device = route.dev is not None and msg.proto == RTPROT_BOOT and not msg.multipath
-        mine = on_device or msg.is_direct_route
-        key = route_key(msg.dst, msg.priority, family)
-        if mine:
-            owned[key] = route
-        else:
-            foreign[key] = (route, msg.oif)
-    return owned, foreign
 
 
 def _get_link(ipr: Any, **match: Any) -> Any:
@@ -235,32 +208,6 @@ def _unicast(mac: str) -> bool:
     return mac != "00:00:00:00:00:00" and not int(mac[:2], 16) & 1
 
 
-class _Inside:
-    """Membership in `network` for address text (None: no network, nothing is inside)."""
-
-    def __init__(self, network: Cidr | None) -> None:
-        self.network = network
-        if network is not None:
-            self.af = AF_BY_VERSION[network.version]
-            self.shift = network.max_prefixlen - network.prefixlen
-            self.prefix = network.value >> self.shift
-
-    def address(self, text: str | None) -> bool:
-        if self.network is None or text is None:
-            return False
-        try:
-            packed = socket.inet_pton(self.af, text)
-        except OSError:  # the other family
-            return False
-        return int.from_bytes(packed, "big") >> self.shift == self.prefix
-
-    def route(self, dst: str) -> bool:
-        if self.network is None:
-            return False
-        text, _, plen = dst.partition("/")
-        return int(plen) >= self.network.prefixlen and self.address(text)
-
-
 # --- apply -----------------------------------------------------------------------------
 
 
@@ -288,7 +235,7 @@ def apply_vxlan(host: Host, desired: VxlanState, changes: Sequence[Change], inde
             if change.kind != batch_kind:
                 flush()
                 batch_kind = change.kind
-            batch.append(_request(change, family, ifname, index))
+            batch.append(_request(change, desired, index))
             continue
         flush()
         batch_kind = ""
@@ -306,11 +253,11 @@ def apply_vxlan(host: Host, desired: VxlanState, changes: Sequence[Change], inde
     flush()
 
 
-def _request(change: Change, family: int, ifname: str, index: int) -> Request:
+def _request(change: Change, desired: VxlanState, index: int) -> Request:
     spec, new = change.spec, change.op != DELETE
     if change.kind == "neigh":
         return neigh_request(
-            op_new=new, family=family, ifindex=index, dst=spec["dst"], lladdr=spec["lladdr"]
+            op_new=new, family=desired.family, ifindex=index, dst=spec["dst"], lladdr=spec["lladdr"]
         )
     if change.kind == "fdb":
         return neigh_request(
@@ -323,17 +270,10 @@ def _request(change: Change, family: int, ifname: str, index: int) -> Request:
             flags=NTF_SELF,
             ndm_type=0,
         )
-    return route_request(
-        op_new=new,
-        family=family,
-        dst=spec["dst"],
-        gateway=spec["gateway"],
-        oif=index if spec["dev"] == ifname else 0,
-        onlink=spec["onlink"],
-        priority=spec["priority"],
-        table=spec["table"],
-        proto=spec["proto"],
-    )
+    # A route on the device goes through its ifindex; a direct route names no device.
+    onlink = new and desired.routes[change.key].onlink
+    oif = index if spec["dev"] == desired.ifname else 0
+    return route_change_request(change, VERSION_BY_AF[desired.family], oif, onlink)
 
 
 def _apply_link(host: Host, change: Change, family: int, index: int) -> int:
@@ -390,7 +330,7 @@ def _create_link(host: Host, spec: dict[str, Any], family: int) -> int:
     if spec["gbp"]:
         attrs["vxlan_gbp"] = True  # a flag attribute: present means on
     host.ipr.link("add", **attrs)
-    index = host.ipr.link("get", ifname=spec["ifname"])[0]["index"]
+    index = int(host.ipr.link("get", ifname=spec["ifname"])[0]["index"])
     _write_accept_ra(host, spec["ifname"])
     if spec["up"]:
         host.ipr.link("set", index=index, state="up")
@@ -424,19 +364,28 @@ def _apply_addr(host: Host, change: Change, index: int) -> None:
 
 
 def reconcile_vxlan(host: Host, params: VxlanParams, check_mode: bool = False) -> Result:
-    """Read, plan, diff; then unless check mode apply, re-read and verify."""
-    reading = read_vxlan(host, params)
-    desired = plan_vxlan(params, reading.underlay, reading.main_routes)
-    _check_conflicts(host, desired, reading)
-    changes = diff_vxlan(desired, reading.state)
-    if not changes:
-        return Result(params.ifname, changes, reading.state, reading.state)
-    if check_mode:
-        return Result(params.ifname, changes, reading.state, desired)
-    apply_vxlan(host, desired, changes, reading.device_index)
-    after = read_vxlan(host, params)
-    verify_vxlan(desired, after.state)
-    return Result(params.ifname, changes, reading.state, after.state)
+    """core.reconcile over this backend's steps. `after` is what the host holds after the
+    run: read back when written, the plan in check mode, the reading when unchanged."""
+
+    def want(reading: Reading) -> VxlanState:
+        desired = plan_vxlan(params, reading.underlay, reading.main_routes)
+        _check_conflicts(host, desired, reading)
+        return desired
+
+    done = reconcile(
+        read=lambda: read_vxlan(host, params),
+        want=want,
+        diff=lambda desired, reading: diff_vxlan(desired, reading.state),
+        apply=lambda desired, reading, changes: apply_vxlan(
+            host, desired, changes, reading.device_index
+        ),
+        check_mode=check_mode,
+        differs=differs,
+    )
+    before = done.before.state
+    planned = done.wanted if done.changes else before
+    after = done.after.state if done.after is not None else planned
+    return Result(params.ifname, done.changes, before, after)
 
 
 def _check_conflicts(host: Host, desired: VxlanState, reading: Reading) -> None:
@@ -447,19 +396,15 @@ def _check_conflicts(host: Host, desired: VxlanState, reading: Reading) -> None:
     names = {msg["index"]: msg.get("ifname") for msg in host.ipr.get_links()}
     foreign = {}
     for key in clash:
-        route, oif = reading.foreign_routes[key]
-        foreign[key] = replace(route, dev=names.get(oif) if oif else None)
-    raise VxlanHostError("\n".join(find_conflicts(desired, foreign)))
+        msg = reading.foreign_routes[key]
+        foreign[key] = as_route(msg, names.get(msg.oif) if msg.oif else None)
+    problems = find_conflicts(desired, foreign)
+    raise VxlanHostError("\n".join(problems), problems)
 
 
-def verify_vxlan(desired: VxlanState, actual: VxlanState) -> None:
-    """Fail, naming each field, if the kernel does not hold what was just applied."""
-    leftover = diff_vxlan(desired, actual)
-    if not leftover:
-        return
-    lines = [f"{c.op} {c.kind} {c.key}: {c.reason}" for c in leftover[:10]]
-    if len(leftover) > 10:
-        lines.append(f"... and {len(leftover) - 10} more")
+def differs(desired: VxlanState, leftover: Sequence[Change]) -> VxlanHostError:
+    """The error when the kernel does not hold what was just applied, naming each field."""
+    lines = [f"{c.op} {c.kind} {c.key}: {c.reason}" for c in leftover]
     hint = (
         "something else on this host manages these objects (flanneld, NetworkManager, "
         "systemd-networkd?): stop it or make it ignore the device, then run again"
@@ -471,8 +416,13 @@ def verify_vxlan(desired: VxlanState, actual: VxlanState) -> None:
             "MACAddressPolicy=persistent does this: add a systemd .link file matching "
             "OriginalName=flannel* with MACAddressPolicy=none, then run again"
         )
-    raise VxlanHostError(
-        "after applying, the kernel still differs from the plan:\n- "
-        + "\n- ".join(lines)
-        + f"\n{hint}"
-    )
+    headline = "after applying, the kernel still differs from the plan"
+    return VxlanHostError(f"{listing(headline, lines, SHOWN)}\n{hint}", lines)
+
+
+def verify_vxlan(desired: VxlanState, actual: VxlanState) -> None:
+    """Fail, naming each field, if `actual` does not hold `desired` (the benchmark's verify
+    step; reconcile_vxlan verifies through core.reconcile)."""
+    leftover = diff_vxlan(desired, actual)
+    if leftover:
+        raise differs(desired, leftover)

@@ -12,6 +12,9 @@ diff). Objects are keyed the way the kernel identifies them:
 | fdb   | `<lladdr> dst <remote VTEP>` | one remote of one MAC in the device's own table |
 | route | `10.244.2.0/24`              | dst + metric in table main (metric shown only   |
 |       |                              | when it is not the family's default)            |
+
+Routes are `kernel.routes.Route`, keyed by `kernel.routes.route_key`: the one route model
+every backend shares.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import PodnetError
+from ..kernel.routes import Route, describe_route
+
 AF_INET = 2
 AF_INET6 = 10
 NUD_PERMANENT = 0x80
-RTPROT_BOOT = 3
-RT_TABLE_MAIN = 254
-RTN_UNICAST = 1
 # The kernel's default UDP port for VXLAN (drivers/net/vxlan: vxlan_port = 8472, the
 # pre-IANA Linux value flannel relies on); a device created without IFLA_VXLAN_PORT gets it.
 VXLAN_DEFAULT_PORT = 8472
@@ -38,27 +41,16 @@ VXLAN_DEFAULT_PORT = 8472
 IMMUTABLE = ("kind", "vni", "port", "gbp")
 
 
-class VxlanError(Exception):
+class VxlanError(PodnetError):
     """Anything the VXLAN reconciler reports to the user; the module fails with its text."""
 
 
-def default_priority(family: int) -> int:
-    """The metric the kernel gives a route sent without one: 0 for IPv4, 1024 for IPv6."""
-    return 1024 if family == AF_INET6 else 0
-
-
-def route_key(dst: str, priority: int, family: int) -> str:
-    """`10.244.2.0/24`, or `10.244.2.0/24 metric 5` for a non-default metric.
-
-    >>> route_key("10.244.2.0/24", 0, AF_INET), route_key("fd00::/64", 1024, AF_INET6)
-    ('10.244.2.0/24', 'fd00::/64')
-    """
-    if priority == default_priority(family):
-        return dst
-    return f"{dst} metric {priority}"
-
-
 def fdb_key(lladdr: str, dst: str) -> str:
+    """An FDB entry's identity on the device: one remote of one MAC.
+
+    >>> fdb_key("0a:58:0a:f4:02:00", "192.0.2.12")
+    '0a:58:0a:f4:02:00 dst 192.0.2.12'
+    """
     return f"{lladdr} dst {dst}"
 
 
@@ -118,26 +110,6 @@ class FdbEntry:
 
 
 @dataclass(frozen=True)
-class Route:
-    """A route in table main. `dev` is podnet's device, or None for any other device.
-
-    A tunnelled peer's route is `dst via <dst .0> dev flannel.1 onlink`; a direct one is
-    `dst via <public ip>` with no device (the kernel picks the underlay).
-    """
-
-    dst: str
-    gateway: str | None
-    dev: str | None
-    onlink: bool
-    priority: int = 0
-    proto: int = RTPROT_BOOT
-    table: int = RT_TABLE_MAIN
-    scope: int = 0
-    type: int = RTN_UNICAST
-    peer: str = field(default="", compare=False)
-
-
-@dataclass(frozen=True)
 class VxlanState:
     """Everything podnet manages for one family on one host. `device=None`: no device."""
 
@@ -148,23 +120,6 @@ class VxlanState:
     neighbours: Mapping[str, Neighbour] = field(default_factory=dict)
     fdb: Mapping[str, FdbEntry] = field(default_factory=dict)
     routes: Mapping[str, Route] = field(default_factory=dict)
-
-
-def describe_route(route: Route) -> str:
-    """iproute2's words: `via 10.244.2.0 dev flannel.1 onlink proto boot`."""
-    words = []
-    if route.gateway:
-        words.append(f"via {route.gateway}")
-    if route.dev:
-        words.append(f"dev {route.dev}")
-    if route.onlink:
-        words.append("onlink")
-    words.append("proto boot" if route.proto == RTPROT_BOOT else f"proto {route.proto}")
-    if route.type != RTN_UNICAST:
-        words.append(f"type {route.type}")
-    if route.scope:
-        words.append(f"scope {route.scope}")
-    return " ".join(words)
 
 
 def _state_word(state: int) -> str:

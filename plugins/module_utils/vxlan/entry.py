@@ -1,0 +1,53 @@
+"""The vxlan backend's one adapter: what the module's main() runs, and the boot restore.
+
+    finish(module, lambda: entry.run(module.params, module.check_mode, programs))
+
+`run` checks pyroute2, validates, opens the netlink handles itself (IPRoute with groups=0
+and the bulk channel on its socket), reconciles, and returns what the module returns:
+the changes, the --diff views and `ifname`. Every failure is a PodnetError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..core.programs import Programs
+from ..core.shell import Applied
+from ..kernel.handles import NetlinkError, open_rtnl, require_pyroute2
+from ..names import vxlan_ifname
+from .host import Host, reconcile_vxlan
+from .input import validate_params
+from .state import VxlanError, view
+
+
+def label(params: Mapping[str, Any]) -> str:
+    """The restore's line label: the device, and whether it goes.
+
+    >>> label({"family": 6, "vni": 1, "state": "absent"})
+    'vxlan flannel-v6.1 (absent)'
+    """
+    ifname = vxlan_ifname(params.get("vni", 1), 6 if params.get("family") == 6 else 4)
+    text = f"vxlan {ifname}"
+    return text + " (absent)" if params.get("state") == "absent" else text
+
+
+def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
+    """Make the host's VXLAN objects match `params` (the module's arguments).
+
+    `programs` is unused: everything goes through netlink.
+    """
+    del programs
+    require_pyroute2()
+    valid = validate_params(params)
+    try:
+        with open_rtnl() as (ipr, wire), Host(ipr, wire=wire) as host:
+            result = reconcile_vxlan(host, valid, check_mode=check_mode)
+    except (NetlinkError, OSError) as exc:  # a read or write podnet did not foresee
+        raise VxlanError(str(exc)) from exc
+    return Applied(
+        result.changes,
+        before=view(result.before),
+        after=view(result.after),
+        fields={"ifname": result.ifname},
+    )
