@@ -288,7 +288,7 @@ def _parse_subnet_len(
     key = rules.len_key
     # Go decodes a missing key and 0 alike (the zero value), so 0 means "default". Only the
     # integer 0: false and 0.0 equal 0 in Python, but Go refuses to decode them into a uint.
-    if raw is None or (type(raw) is int and raw == 0):
+    if raw is None or (isinstance(raw, int) and not isinstance(raw, bool) and raw == 0):
         return _default_subnet_len(network, rules, problems)
     subnet_len = read_int(raw, key, problems, 0, network.max_prefixlen)
     if subnet_len is None:
