@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-
 from plugins.module_utils.core.changes import DELETE, Change
 from plugins.module_utils.core.errors import PodnetError
 from plugins.module_utils.core.programs import SUBPROCESS, Programs

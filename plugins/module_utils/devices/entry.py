@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..core.changes import Change
 from ..core.errors import PodnetError, listing
 from ..core.programs import Programs
 from ..core.shell import Applied
+from ..vxlan import entry as vxlan_entry
+from ..wireguard import entry as wireguard_entry
 from .host import read_ifnames
 from .want import compute_removals
 
@@ -24,10 +27,7 @@ Entry = Callable[[Mapping[str, Any], bool, Programs], Applied]
 
 
 def backend_entries() -> dict[str, Entry]:
-    """The backends' entries, imported on use: the module imports only what it calls."""
-    from ..vxlan import entry as vxlan_entry
-    from ..wireguard import entry as wireguard_entry
-
+    """The backends' entries (a function, so that tests hand in fakes)."""
     return {"vxlan": vxlan_entry.run, "wireguard": wireguard_entry.run}
 
 
@@ -43,7 +43,9 @@ def run(
     if not removals:
         return Applied([], before={}, after={}, fields={"stale": []})
     backends = entries()
-    changes, warnings, problems = [], [], []
+    changes: list[Change] = []
+    warnings: list[str] = []
+    problems: list[str] = []
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for removal in removals:
