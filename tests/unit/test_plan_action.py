@@ -99,17 +99,7 @@ def test_ipv6_address_comes_from_the_global_scope_only_when_the_fleet_uses_ipv6(
     assert describe_node("n1", host, None, frozenset({4, 6}), [])["public_ipv6"] == "fd00::11"
 
 
-def _facts_with_v6(address: str = "192.0.2.11") -> dict:
-    return {
-        "default_ipv4": {"interface": "eth0"},
-        "interfaces": ["eth0"],
-        "eth0": {"device": "eth0", "mtu": 1500,
-                 "ipv4": {"address": address, "network": "192.0.2.0", "netmask": "255.255.255.0"},
-                 "ipv6": [{"address": "2001:db8::11", "prefix": "64", "scope": "global"}]},
-    }  # fmt: skip
-
-
-NAT_HOST = {"ansible_facts": _facts_with_v6(), "podnet_public_ip": "203.0.113.7"}
+NAT_HOST = {"ansible_facts": facts(), "podnet_public_ip": "203.0.113.7"}
 NAT_MESSAGE = (
     "n1.podnet_public_ip: 203.0.113.7 is not an address of 'eth0': your PublicIP differs"
     " from interface IP, meaning that probably you're on a NAT, which is not supported by"
@@ -123,6 +113,11 @@ def test_host_gw_refuses_a_public_ip_that_is_not_the_interfaces_as_flannel_does(
     host_gw = parse_net_conf({**BASE_CONF, "Backend": {"Type": "host-gw"}})
     problems = problems_of(lambda: plan_hosts(host_gw, ["n1"], {"n1": NAT_HOST}, {}, []))
     assert problems == (NAT_MESSAGE,)
+    # A secondary address of the interface is its own: no NAT.
+    secondary = facts()
+    secondary["eth0"]["ipv4_secondaries"] = [{"address": "192.0.2.99"}]
+    host = {"ansible_facts": secondary, "podnet_public_ip": "192.0.2.99"}
+    plan_hosts(host_gw, ["n1"], {"n1": host}, {}, [])
     # vxlan and wireguard work behind NAT; the NAT address's segment is not the interface's
     for backend in ("vxlan", "wireguard"):
         net_conf = parse_net_conf({**BASE_CONF, "Backend": {"Type": backend}})
@@ -131,10 +126,10 @@ def test_host_gw_refuses_a_public_ip_that_is_not_the_interfaces_as_flannel_does(
 
 
 def test_interface_addresses_travel_only_under_host_gw() -> None:
-    host = {"ansible_facts": _facts_with_v6()}
+    host = {"ansible_facts": facts()}
     assert "iface_addresses" not in describe_node("n1", host, None, V4, [])
     node = describe_node("n1", host, None, V4, [], host_gw=True)
-    assert node["iface_addresses"] == ["192.0.2.11", "2001:db8::11"]
+    assert node["iface_addresses"] == ["192.0.2.11", "fe80::1", "fd00::11"]
     assert describe_node("n1", host, None, V4, [], read=True)["read"] is True
 
 
