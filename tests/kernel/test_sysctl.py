@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import run_module
+from plugins.module_utils.sysctl import entry  # pytest's pythonpath holds the checkout
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable  # the test run's interpreter has ansible-core
@@ -141,3 +142,7 @@ def test_bad_input_and_refused_values(netns, sysctl):
         "values[net.ipv4.ip_forward]: the kernel refused 'yes' for /proc/sys/net/ipv4/ip_forward"
     )
     assert read(netns, "net/ipv4/ip_forward") == "0"
+
+
+def test_the_restore_labels_the_step_sysctl() -> None:
+    assert entry.label({"values": {"net.ipv4.ip_forward": 1}, "ignore_missing": False}) == "sysctl"

@@ -18,6 +18,8 @@ if str(REPO) not in sys.path:  # modules import `..module_utils`: the plugins pa
     sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE, Change  # noqa: E402
+from plugins.module_utils.core.programs import Programs  # noqa: E402
+from plugins.module_utils.firewall import entry  # noqa: E402
 from plugins.module_utils.firewall.host import FirewallHost  # noqa: E402
 from plugins.module_utils.firewall.input import (  # noqa: E402
     IPV4,
@@ -181,6 +183,19 @@ def test_missing_tools_name_the_debian_package_and_run_nothing() -> None:
         "backend nftables needs nft, which is not installed: install the Debian package "
         "nftables (apt-get install nftables)",
     ]
+
+
+def test_the_entry_says_invalid_input_once_for_module_and_restore() -> None:
+    def run(args: Any, data: Any, env: Any, binary: bool) -> tuple[int, str, str]:
+        raise AssertionError(f"ran {args}")
+
+    params = {"state": "present", "backend": "iptables", "networks": [V4], "ip_masq": True,
+              "forward": True, "random_fully": True}  # fmt: skip
+    with pytest.raises(FirewallInputError) as caught:
+        entry.run(params, True, Programs(run, lambda name: None))
+    assert str(caught.value).startswith("invalid input: backend iptables needs iptables, ")
+    assert entry.label(params) == "masquerade iptables"
+    assert entry.label({**params, "state": "absent"}) == "masquerade iptables (absent)"
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from plugins.module_utils.core.programs import Programs  # noqa: E402
+from plugins.module_utils.wireguard import entry, key_entry  # noqa: E402
 from plugins.module_utils.wireguard.commands import Commands  # noqa: E402
 from plugins.module_utils.wireguard.diff import diff_wireguard  # noqa: E402
 from plugins.module_utils.wireguard.host import WgHost, apply_wireguard, reconcile_wireguard  # noqa: E402
@@ -137,6 +139,10 @@ def key_file(tmp_path: Path) -> Path:
 
 
 def wg_params(key_file: Path, **changes: Any) -> Any:
+    return validate_params(wg_args(key_file, **changes))
+
+
+def wg_args(key_file: Path, **changes: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "key_file": str(key_file),
         "addresses": ["10.244.1.0/32"],
@@ -146,7 +152,7 @@ def wg_params(key_file: Path, **changes: Any) -> Any:
                    "allowed_ips": ["10.244.2.0/24"]}],
     }  # fmt: skip
     raw.update(changes)
-    return validate_params(raw)
+    return raw
 
 
 def host_of(fake: FakeHost, kernel: bool = True, hidden: list[str] | None = None) -> WgHost:
@@ -242,6 +248,39 @@ def test_foreign_route_in_a_planned_slot_is_refused(key_file: Path) -> None:
     with pytest.raises(WgError, match=r"10.244.0.0/16 is taken .* \(dev flannel.1 proto boot\)"):
         reconcile_wireguard(host_of(fake), wg_params(key_file), False)
     assert fake.writes() == []
+
+
+# --- the entries: what the modules' main() and the boot restore run --------------------
+
+
+def programs_of(fake: FakeHost, hidden: list[str]) -> Programs:
+    return Programs(lambda argv, data, env, binary: fake.run(list(argv), data, env), fake.which,
+                    hidden.append)  # fmt: skip
+
+
+def test_entry_returns_the_modules_fields_and_hides_the_secrets(key_file: Path) -> None:
+    fake, hidden = FakeHost(BUILT, BUILT), []
+    applied = entry.run(wg_args(key_file), False, programs_of(fake, hidden))
+    output = applied.output(diff=False)
+    assert output == {"changed": False, "changes": [], "ifname": "flannel-wg",
+                      "implementation": "kernel", "public_key": OWN}  # fmt: skip
+    assert applied.before == applied.after and sorted(hidden) == sorted([PRIVATE, PSK])
+    assert fake.writes() == []
+
+
+def test_entry_labels_are_the_restores() -> None:
+    assert entry.label({"device": "flannel-wg", "state": "present"}) == "wireguard flannel-wg"
+    assert entry.label({"device": "flannel-wg-v6", "state": "absent"}) == (
+        "wireguard flannel-wg-v6 (absent)"
+    )
+    assert key_entry.label({"key_file": "/etc/podnet/wg.key"}) == "wireguard_key /etc/podnet/wg.key"
+
+
+def test_entry_reports_a_key_file_it_cannot_write_as_a_wireguard_error() -> None:
+    fake = FakeHost({}, {})
+    with pytest.raises(WgError, match=r"^key_file: /proc/podnet-test\.key: \w"):
+        key_entry.run({"key_file": "/proc/podnet-test.key", "state": "present"}, False,
+                      programs_of(fake, []))  # fmt: skip
 
 
 # --- the key file ----------------------------------------------------------------------
