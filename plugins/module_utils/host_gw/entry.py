@@ -2,9 +2,10 @@
 
     finish(module, lambda: entry.run(module.params, module.check_mode, programs))
 
-`run` checks pyroute2, validates, opens the netlink handles itself (IPRoute with groups=0
-and the bulk channel on its socket), reconciles, and returns what the module returns:
-the changes and the --diff views. Every failure is a PodnetError.
+`run` checks pyroute2, validates, opens the netlink handles itself (`open_rtnl`: IPRoute
+with groups=0 and the bulk channel on its socket), reconciles, and returns what the module
+returns: the changes and the --diff views. Every failure is a PodnetError (a netlink or OS
+error reads `host_gw: netlink: <error>`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.errors import PodnetError
 from ..core.programs import Programs
 from ..core.shell import Applied
-from ..kernel.handles import NetlinkError, open_rtnl, require_pyroute2
+from ..kernel.handles import open_rtnl, require_pyroute2
 from .host import reconcile_host_gw
 from .input import validate_host_gw
 from .state import view
@@ -37,11 +37,8 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     `programs` is unused: everything goes through netlink.
     """
     del programs
-    require_pyroute2()
+    require_pyroute2()  # first: without it nothing else can be told
     valid = validate_host_gw(params)
-    try:
-        with open_rtnl() as (ipr, wire):
-            result = reconcile_host_gw(ipr, wire, valid, check_mode=check_mode)
-    except (NetlinkError, OSError) as exc:  # a read or write podnet did not foresee
-        raise PodnetError(f"host_gw: netlink: {exc}", [str(exc)]) from exc
+    with open_rtnl("host_gw: netlink: ") as (ipr, wire):
+        result = reconcile_host_gw(ipr, wire, valid, check_mode=check_mode)
     return Applied(result.changes, before=view(result.before), after=view(result.after))

@@ -46,11 +46,15 @@ def require_pyroute2() -> None:
 
 
 @contextmanager
-def open_rtnl() -> Iterator[tuple[Any, RtnlWire]]:
-    """pyroute2's handle for this namespace and the bulk channel on its socket.
+def open_rtnl(prefix: str = "") -> Iterator[tuple[Any, RtnlWire]]:
+    """pyroute2's handle for this namespace and the bulk channel on its socket; a netlink
+    or OS error of the block becomes a PodnetError reading `prefix` + the error.
 
     groups=0: no multicast subscriptions, so bulk writes get only their own ACKs back.
     """
     require_pyroute2()
-    with IPRoute(groups=0) as ipr, RtnlWire(ipr) as wire:
-        yield ipr, wire
+    try:
+        with IPRoute(groups=0) as ipr, RtnlWire(ipr) as wire:
+            yield ipr, wire
+    except (NetlinkError, OSError) as exc:  # a read or write podnet did not foresee
+        raise PodnetError(f"{prefix}{exc}", [str(exc)]) from exc

@@ -90,19 +90,23 @@ def describe_route(route: Route) -> str:
     >>> describe_route(Route("10.244.2.0/24", "10.244.2.0", "flannel.1", True))
     'via 10.244.2.0 dev flannel.1 onlink proto boot'
     """
-    words = []
-    if route.gateway:
-        words.append(f"via {route.gateway}")
-    if route.dev:
-        words.append(f"dev {route.dev}")
-    if route.onlink:
-        words.append("onlink")
+    words = _next_hop(route)
     words.append("proto boot" if route.proto == RTPROT_BOOT else f"proto {route.proto}")
     if route.type != RTN_UNICAST:
         words.append(f"type {route.type}")
     if route.scope:
         words.append(f"scope {route.scope}")
     return " ".join(words)
+
+
+def _next_hop(route: Route) -> list[str]:
+    """`via <gateway> dev <dev> onlink`, each part only where the route has it."""
+    words = [f"via {route.gateway}"] if route.gateway else []
+    if route.dev:
+        words.append(f"dev {route.dev}")
+    if route.onlink:
+        words.append("onlink")
+    return words
 
 
 # --- what podnet owns ------------------------------------------------------------------
@@ -284,13 +288,7 @@ def slot_conflicts(
 def describe_foreign(route: Route, numeric_proto: bool = False) -> str:
     """`10.244.3.0/24 via 192.0.2.1 dev eth0 proto static [metric 5]`: enough to find it,
     and, with names, a valid `ip route del` argument list."""
-    words = [route.dst]
-    if route.gateway:
-        words.append(f"via {route.gateway}")
-    if route.dev:
-        words.append(f"dev {route.dev}")
-    if route.onlink:
-        words.append("onlink")
+    words = [route.dst, *_next_hop(route)]
     proto = route.proto if numeric_proto else PROTOCOLS.get(route.proto, route.proto)
     words.append(f"proto {proto}")
     family = 6 if ":" in route.dst else 4

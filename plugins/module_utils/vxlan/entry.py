@@ -2,9 +2,10 @@
 
     finish(module, lambda: entry.run(module.params, module.check_mode, programs))
 
-`run` checks pyroute2, validates, opens the netlink handles itself (IPRoute with groups=0
-and the bulk channel on its socket), reconciles, and returns what the module returns:
-the changes, the --diff views and `ifname`. Every failure is a PodnetError.
+`run` checks pyroute2, validates, opens the netlink handles itself (`open_rtnl`: IPRoute
+with groups=0 and the bulk channel on its socket), reconciles, and returns what the module
+returns: the changes, the --diff views and `ifname`. Every failure is a PodnetError (a
+netlink or OS error reads as the error itself).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any
 
 from ..core.programs import Programs
 from ..core.shell import Applied
-from ..kernel.handles import NetlinkError, open_rtnl, require_pyroute2
+from ..kernel.handles import open_rtnl, require_pyroute2
 from ..names import vxlan_ifname
 from .host import Host, reconcile_vxlan
 from .input import validate_params
-from .state import VxlanError, view
+from .state import view
 
 
 def label(params: Mapping[str, Any]) -> str:
@@ -38,13 +39,10 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     `programs` is unused: everything goes through netlink.
     """
     del programs
-    require_pyroute2()
+    require_pyroute2()  # first: without it nothing else can be told
     valid = validate_params(params)
-    try:
-        with open_rtnl() as (ipr, wire), Host(ipr, wire=wire) as host:
-            result = reconcile_vxlan(host, valid, check_mode=check_mode)
-    except (NetlinkError, OSError) as exc:  # a read or write podnet did not foresee
-        raise VxlanError(str(exc)) from exc
+    with open_rtnl() as (ipr, wire), Host(ipr, wire=wire) as host:
+        result = reconcile_vxlan(host, valid, check_mode=check_mode)
     return Applied(
         result.changes,
         before=view(result.before),
