@@ -35,12 +35,13 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-try:
-    import podnet  # noqa: F401  (installed with pip, e.g. `make bootstrap`)
-except ImportError:
-    # An installed collection (air-gapped: `ansible-galaxy collection install` of the
-    # tarball) carries the library beside its plugins; use that copy.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "library"))
+# The collection carries its planning library (library/podnet, the same version as these
+# plugins). Put it first on the path, so a `podnet` found earlier (another project of that
+# name, an older pip install) cannot shadow it; only a collection built without it falls
+# back to an installed `podnet`.
+BUNDLED_LIBRARY = Path(__file__).resolve().parents[2] / "library"
+if (BUNDLED_LIBRARY / "podnet" / "__init__.py").is_file():
+    sys.path.insert(0, str(BUNDLED_LIBRARY))
 
 from podnet import (
     BackendType,

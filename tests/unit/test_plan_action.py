@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -193,3 +195,25 @@ def test_records_keep_departed_leases_and_note_where_nodes_were_seen() -> None:
 @pytest.mark.parametrize("mode", ["bridge", "flannel"])
 def test_every_cni_mode_renders(mode) -> None:
     assert plan_slices(_plan(count=1), ip_masq=True, cni_mode=mode)["nodes"]["n1"]["cni_conflist"]
+
+
+def test_a_podnet_found_earlier_on_the_path_does_not_shadow_the_bundled_library(
+    tmp_path: Path,
+) -> None:
+    """An unrelated `podnet` first on the controller's path (another project, an old pip
+    install) must not be what the action plugin plans with: the collection's own wins."""
+    impostor = tmp_path / "podnet"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("# another project's podnet: it imports fine\n")
+    repo = Path(__file__).resolve().parents[2]
+    code = "import plugins.action.plan, podnet; print(podnet.__file__)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{repo}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(repo / "library" / "podnet" / "__init__.py")
