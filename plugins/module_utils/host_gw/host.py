@@ -21,13 +21,13 @@ from typing import Any
 
 from ..core.changes import DELETE, Change
 from ..core.reconcile import reconcile
+from ..kernel.handles import get_link
 from ..kernel.routes import Route, TableMain, as_route, route_change_request, split_table_main
 from ..kernel.wire import NetlinkFailure, Request, RouteMsg, RtnlWire, dump_routes
 from .diff import diff_routes, slot_conflicts
 from .input import HostGwError, HostGwInputError, HostGwParams
 from .want import off_segment, off_segment_problem, plan_routes
 
-ENODEV = 19
 # What the kernel answers when a route's gateway is not on-link through its device
 # (reference section 2): IPv4's fib_check_nh_v4_gw and IPv6's ip6_route_check_nh.
 NOT_ON_LINK = (errno.ENETUNREACH, errno.EHOSTUNREACH)
@@ -108,21 +108,15 @@ def read_host_gw(
 
 def _ifindex(ipr: Any, ifname: str) -> int:
     """The device's index, 0 if there is no such device."""
-    try:
-        return int(ipr.link("get", ifname=ifname)[0]["index"])
-    except Exception as exc:  # pyroute2's NetlinkError, not imported here
-        if getattr(exc, "code", None) == ENODEV:
-            return 0
-        raise
+    link = get_link(ipr, ifname=ifname)
+    return int(link["index"]) if link is not None else 0
 
 
 def _ifname(ipr: Any, index: int) -> str:
-    try:
-        return str(ipr.link("get", index=index)[0].get("ifname"))
-    except Exception as exc:  # gone since the dump: a name only serves messages
-        if getattr(exc, "code", None) == ENODEV:
-            return f"ifindex {index}"
-        raise
+    """The device's name; one gone since the dump is named by index (a name only serves
+    messages)."""
+    link = get_link(ipr, index=index)
+    return str(link.get("ifname")) if link is not None else f"ifindex {index}"
 
 
 # --- checks before any write -----------------------------------------------------------

@@ -8,6 +8,7 @@ Python lacks it and how to install it (the same words in a module and in the res
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from collections.abc import Iterator
@@ -17,7 +18,14 @@ from typing import Any
 from ..core.errors import PodnetError
 from .wire import RtnlWire
 
-__all__ = ["PYROUTE2_ERROR", "IPRoute", "NetlinkError", "open_rtnl", "require_pyroute2"]
+__all__ = [
+    "PYROUTE2_ERROR",
+    "IPRoute",
+    "NetlinkError",
+    "get_link",
+    "open_rtnl",
+    "require_pyroute2",
+]
 
 try:
     from pyroute2 import IPRoute
@@ -58,3 +66,13 @@ def open_rtnl(prefix: str = "") -> Iterator[tuple[Any, RtnlWire]]:
             yield ipr, wire
     except (NetlinkError, OSError) as exc:  # a read or write podnet did not foresee
         raise PodnetError(f"{prefix}{exc}", [str(exc)]) from exc
+
+
+def get_link(ipr: Any, **match: Any) -> Any:
+    """`ip link show` of one device (`ifname=` or `index=`), None when there is none."""
+    try:
+        return ipr.link("get", **match)[0]
+    except Exception as exc:  # pyroute2's NetlinkError; a test's stand-in handle
+        if getattr(exc, "code", None) == errno.ENODEV:
+            return None
+        raise

@@ -28,6 +28,7 @@ from typing import Any
 from ..core.changes import ADD, DELETE, REPLACE, Change
 from ..core.errors import SHOWN, listing
 from ..core.reconcile import reconcile
+from ..kernel.handles import get_link
 from ..kernel.ipnet import VERSION_BY_AF, Inside
 from ..kernel.proc import ProcNet
 from ..kernel.routes import as_route, route_change_request, split_table_main
@@ -59,7 +60,6 @@ from .state import (
 from .want import Underlay, plan_vxlan
 
 IFF_UP = 0x1
-ENODEV = 19
 RT_SCOPE_LINK = 253
 
 
@@ -69,18 +69,21 @@ class VxlanHostError(VxlanError):
 
 class Host:
     """The kernel handles of one run: the pyroute2 handle (opened by the caller, with
-    `groups=0`), the bulk channel on the same socket, and /proc/sys/net.
+    `groups=0`), the bulk channel on the same socket (the caller's, or one of its own,
+    closed with the Host), and /proc/sys/net.
 
     Nothing here opens netlink on its own, so a test passes `IPRoute(netns=...)`.
     """
 
     def __init__(self, ipr: Any, proc: ProcNet | None = None, wire: RtnlWire | None = None) -> None:
         self.ipr = ipr
+        self._own_wire = wire is None
         self.wire = wire or RtnlWire(ipr)
         self.proc = proc or ProcNet()
 
     def close(self) -> None:
-        self.wire.close()
+        if self._own_wire:
+            self.wire.close()
 
     def __enter__(self) -> Host:
         return self
@@ -118,10 +121,10 @@ def read_vxlan(host: Host, params: VxlanParams) -> Reading:
     family, ifname = params.af, params.ifname
     underlay = None
     if params.dev:
-        msg = _get_link(host.ipr, ifname=params.dev)
+        msg = get_link(host.ipr, ifname=params.dev)
         if msg is not None:
             underlay = Underlay(params.dev, msg["index"], msg.get("mtu"))
-    link = _get_link(host.ipr, ifname=ifname)
+    link = get_link(host.ipr, ifname=ifname)
     index = link["index"] if link is not None else 0
     inside = Inside(params.network)
     device = _device(host, link, underlay) if link is not None else None
@@ -160,15 +163,6 @@ def _read_on_device(
     return addresses, neighbours, fdb
 
 
-def _get_link(ipr: Any, **match: Any) -> Any:
-    try:
-        return ipr.link("get", **match)[0]
-    except Exception as exc:  # pyroute2's NetlinkError; pyroute2 may be absent in tests
-        if getattr(exc, "code", None) == ENODEV:
-            return None
-        raise
-
-
 def _device(host: Host, msg: Any, underlay: Underlay | None) -> Device:
     data = msg.get(("linkinfo", "data"))
 
@@ -180,7 +174,7 @@ def _device(host: Host, msg: Any, underlay: Underlay | None) -> Device:
     if underlay is not None and underlay.index == link:
         dev = underlay.name
     else:
-        found = _get_link(host.ipr, index=link) if link else None
+        found = get_link(host.ipr, index=link) if link else None
         dev = found.get("ifname") if found is not None else ""
     ifname = msg.get("ifname")
     accept_ra = host.proc.read(f"ipv6/conf/{ifname}/accept_ra")
