@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from plugins.module_utils.core.changes import Change  # noqa: E402
 from plugins.module_utils.core import programs  # noqa: E402
+from plugins.module_utils.core.changes import Change  # noqa: E402
+from plugins.module_utils.kernel import handles  # noqa: E402
 from plugins.module_utils.restore import replay  # noqa: E402
 
 PSK = "cHJlc2hhcmVkIGtleSBmb3IgdGhlIHJlcGxheSB0ZXN0Lg=="
@@ -76,7 +78,9 @@ def test_a_drifted_file_is_replaced(tmp_path: Path, content: str, mode: int, rea
     target = tmp_path / "file"
     target.write_text(content)
     target.chmod(mode)
-    outcome = replay.run_step("file", {"path": str(target), "mode": "0644", "content": "A=1\n"}, False)
+    outcome = replay.run_step(
+        "file", {"path": str(target), "mode": "0644", "content": "A=1\n"}, False
+    )
     assert [(c.op, c.reason) for c in outcome.changes] == [("replace", reason)]
     assert target.read_text() == "A=1\n" and stat.S_IMODE(target.stat().st_mode) == 0o644
 
@@ -144,15 +148,32 @@ def test_a_failed_step_does_not_stop_the_others(tmp_path: Path, monkeypatch) -> 
 
 
 def test_without_pyroute2_the_netlink_steps_fail_saying_what_to_install(monkeypatch) -> None:
-    monkeypatch.setattr(replay, "IPRoute", None)
-    monkeypatch.setattr(replay, "PYROUTE2_ERROR", "ImportError: No module named 'pyroute2'")
-    vxlan = replay.apply_vxlan({"family": 4, "vni": 1, "state": "present"}, False)
-    host_gw = replay.apply_host_gw({"family": 4, "state": "present"}, False)
+    monkeypatch.setattr(handles, "IPRoute", None)
+    monkeypatch.setattr(handles, "PYROUTE2_ERROR", "ImportError: No module named 'pyroute2'")
+    vxlan = replay.run_step("vxlan", {"family": 4, "vni": 1, "state": "present"}, False)
+    host_gw = replay.run_step("host_gw", {"family": 4, "state": "present"}, False)
     assert vxlan.label == "vxlan flannel.1" and host_gw.label == "host-gw IPv4"
     for outcome in (vxlan, host_gw):
         assert outcome.error is not None
         assert "pyroute2 is not installed for" in outcome.error
-        assert "apt-get install python3-pyroute2" in outcome.error
+        # Not the distribution's package: Debian 11/12 ship releases the modules cannot use.
+        assert "pip install 'pyroute2>=0.9,<0.10'" in outcome.error
+        assert "podnet_pyroute2_provide" in outcome.error
+
+
+@pytest.mark.parametrize("version", ["0.7.2", "0.5.14", "0.10.1"])
+def test_a_pyroute2_of_another_release_is_refused_naming_both_versions(
+    monkeypatch, version: str
+) -> None:
+    """Debian 12's python3-pyroute2 (0.7.2) imports, then crashes on IPRoute(groups=0):
+    the steps stop before any read, saying what was found, what is needed and the fix."""
+    found = types.SimpleNamespace(__version__=version, __file__="/usr/lib/python3/x/__init__.py")
+    monkeypatch.setattr(handles, "pyroute2", found)
+    outcome = replay.run_step("vxlan", {"family": 4, "vni": 1, "state": "absent"}, True)
+    assert outcome.error == (
+        f"pyroute2 {version} (/usr/lib/python3/x) is not a version podnet's modules can use: "
+        f"they need pyroute2 >=0.9,<0.10, for {sys.executable}; {handles.FIX}"
+    )
 
 
 def test_without_wg_the_wireguard_step_names_the_package(monkeypatch, tmp_path: Path) -> None:

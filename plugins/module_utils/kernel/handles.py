@@ -9,6 +9,7 @@ Python lacks it and how to install it (the same words in a module and in the res
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -27,30 +28,77 @@ __all__ = [
     "require_pyroute2",
 ]
 
+# The pyroute2 releases the modules are written against (pyproject.toml pins the same): 0.9
+# added IPRoute(groups=...), which the bulk channel needs; distributions ship older ones
+# (Debian 11: 0.5.14, Debian 12: 0.7.2), which crash on it.
+SUPPORTED = ((0, 9), (0, 10))
+SUPPORTED_TEXT = ">=0.9,<0.10"
+
 try:
+    import pyroute2
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
 except ImportError:
+    pyroute2 = None
     IPRoute = None
     NetlinkError = OSError  # never raised; keeps callers' except clauses valid
     PYROUTE2_ERROR: str | None = traceback.format_exc()
 else:
     PYROUTE2_ERROR = None
 
+FIX = (
+    "let the role provide it (podnet_pyroute2_provide: true, the default, copies the "
+    "controller's pinned pyroute2 to <podnet_state_dir>/lib/pyroute2.zip), or install it for "
+    f"that Python: pip install 'pyroute2{SUPPORTED_TEXT}' (the distribution's package is "
+    "older on Debian 11/12 and Ubuntu 22.04/24.04)"
+)
+
+
+def version_of(text: str) -> tuple[int, int] | None:
+    """(major, minor) of a version string, None when it does not start with two numbers.
+
+    >>> version_of("0.7.2"), version_of("0.9.7.post1"), version_of("unknown")
+    ((0, 7), (0, 9), None)
+    """
+    parts = text.split(".")
+    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def pyroute2_problem(version: str, where: str) -> str | None:
+    """Why the pyroute2 found cannot serve, or None when it can.
+
+    >>> print(pyroute2_problem("0.7.2", "/usr/lib/python3/dist-packages/pyroute2"))
+    pyroute2 0.7.2 (/usr/lib/python3/dist-packages/pyroute2) is not a version podnet's modules can use: they need pyroute2 >=0.9,<0.10
+    >>> pyroute2_problem("0.9.7", "x") is None
+    True
+    """  # noqa: E501 - a doctest's output line
+    found = version_of(version)
+    if found is not None and SUPPORTED[0] <= found < SUPPORTED[1]:
+        return None
+    return (
+        f"pyroute2 {version} ({where}) is not a version podnet's modules can use: they need "
+        f"pyroute2 {SUPPORTED_TEXT}"
+    )
+
 
 def require_pyroute2() -> None:
-    """Fail, naming the Python and the fix, when pyroute2 could not be imported.
+    """Fail, naming the Python, the version found, the version needed and the fix, when the
+    pyroute2 this Python imports is missing or of another release. Runs before any read.
 
-    Reads this module's `IPRoute` at call time, so a test can take it away.
+    Reads this module's `IPRoute` and `pyroute2` at call time, so a test can replace them.
     """
-    if IPRoute is None:
+    if IPRoute is None or pyroute2 is None:
         raise PodnetError(
             "Failed to import the required Python library (pyroute2): pyroute2 is not "
-            f"installed for {sys.executable}, the Python this runs with; install it there "
-            "(Debian: apt-get install python3-pyroute2) or point ansible_python_interpreter "
-            "at a Python that has it",
+            f"installed for {sys.executable}, the Python this runs with; {FIX}",
             [f"pyroute2 is not installed for {sys.executable}", PYROUTE2_ERROR or ""],
         )
+    where = os.path.dirname(getattr(pyroute2, "__file__", None) or "?")
+    problem = pyroute2_problem(str(getattr(pyroute2, "__version__", "unknown")), where)
+    if problem is not None:
+        raise PodnetError(f"{problem}, for {sys.executable}; {FIX}")
 
 
 @contextmanager
