@@ -128,20 +128,17 @@ devices:
       addresses: [10.244.7.0/32]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ..module_utils.core.programs import module_programs  # noqa: E402
 from ..module_utils.core.shell import finish  # noqa: E402
 from ..module_utils.flannel_facts import entry  # noqa: E402
-from ..module_utils.kernel.handles import PYROUTE2_ERROR  # noqa: E402
 
 ARGUMENT_SPEC = {"path": {"type": "path", "default": "/run/flannel/subnet.env"}}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if PYROUTE2_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_ERROR)
     finish(module, lambda: entry.run(module.params, module.check_mode, module_programs(module)))
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.errors import PodnetError
 from ..core.programs import Programs
 from ..core.shell import Applied
-from ..kernel.handles import IPRoute
+from ..kernel.handles import open_rtnl, require_pyroute2
 from .env import read_subnet_env
 from .links import read_flannel_devices
 
@@ -25,13 +24,10 @@ def label(params: Mapping[str, Any]) -> str:
 
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
     """What flannel (or an earlier podnet run) left on this host; changes nothing."""
+    # The role's first module on a host: a missing or unusable pyroute2 stops the host here,
+    # before the plan and before any change, with the version found and the fix.
+    require_pyroute2()
     env = read_subnet_env(str(params["path"]))
-    if IPRoute is None:  # the module says so first, with Ansible's missing_required_lib
-        raise PodnetError("flannel_facts: pyroute2 is not installed")
-    try:
-        # groups=0: no multicast subscriptions; this handle only dumps.
-        with IPRoute(groups=0) as ipr:
-            devices = read_flannel_devices(ipr)
-    except OSError as exc:  # pyroute2's NetlinkError is one
-        raise PodnetError(f"flannel_facts: netlink: {exc}") from exc
+    with open_rtnl("flannel_facts: netlink: ") as (ipr, _wire):
+        devices = read_flannel_devices(ipr)
     return Applied([], fields={"devices": devices, **env})
