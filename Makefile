@@ -18,7 +18,7 @@ DEB_PACKAGES := python3-venv python3-pip iproute2 wireguard-tools wireguard-go \
 
 # The layers `make test` runs after bootstrap, in order. A new layer (kernel, integration)
 # is its own target plus one word here.
-TEST_STEPS := lint unit kernel integration
+TEST_STEPS := lint unit release bundle-check kernel integration
 
 # The lab's shape and size: `make lab NODES=5`, `make lab TOPOLOGY=routed` (two underlay
 # segments joined by a router namespace; 4 nodes unless NODES says otherwise).
@@ -27,13 +27,16 @@ NODES ?= $(if $(filter routed,$(TOPOLOGY)),4,3)
 LAB := $(BIN)/python tests/lab/lab.py
 
 .PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
-	bench-apply bench-dataplane clean
+	bench-apply bench-dataplane clean build release sanity bundle bundle-check ee-context
 
 help:
 	@echo "make lab       build the namespace lab, run site.yml on it, attach pods, check (root)"
 	@echo "make test      bootstrap, then: $(TEST_STEPS)"
 	@echo "make bootstrap install Debian packages and the .venv (idempotent)"
 	@echo "make lint | unit | kernel | integration | bench | bench-apply | lab-down | clean"
+	@echo "make build     the collection tarball (dist/); make release: build + its gates"
+	@echo "make sanity    ansible-test sanity on the built collection"
+	@echo "make bundle    the offline bundle (dist/podnet-bundle-*.tar.gz); bundle-check proves it"
 	@echo "make bench-dataplane  pod-to-pod throughput and latency per backend on a routed lab (root)"
 
 bootstrap: $(VENV)/.stamp-pip $(VENV)/ansible_collections/podnet/fabric
@@ -110,6 +113,120 @@ bench-apply: bootstrap
 # net-conf.json afterwards); runs site.yml once per backend.
 bench-dataplane: bootstrap
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tests/bench/bench_dataplane.py
+
+# --- Release: the collection as users get it -------------------------------------------
+# Every gate checks the built tarball (installed), not the checkout: what ships is what is
+# tested, and nothing the allow-list in galaxy.yml leaves out can make a gate pass.
+COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+PODNET_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+TARBALL := dist/podnet-fabric-$(COLLECTION_VERSION).tar.gz
+# The gates' own tree of installed collections (ansible-test wants .../ansible_collections/NS/NAME).
+RELEASE_TREE := build/release
+INSTALLED := $(RELEASE_TREE)/ansible_collections/podnet/fabric
+# Outside the checkout, so ansible.cfg (whose collections_path finds the checkout) is not read.
+GATE_ENV := ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(RELEASE_TREE)" PATH="$(CURDIR)/$(BIN):$$PATH"
+BUNDLE := podnet-bundle-$(COLLECTION_VERSION)
+
+build: bootstrap
+	rm -f dist/podnet-fabric-*.tar.gz
+	$(BIN)/ansible-galaxy collection build --output-path dist .
+
+$(INSTALLED): build
+	rm -rf $(RELEASE_TREE)
+	$(GATE_ENV) $(BIN)/ansible-galaxy collection install --offline --force -p $(RELEASE_TREE) $(TARBALL)
+
+# Gates a release must pass; in `make test`. Each prints its time. ansible-test sanity is
+# `make sanity`, outside `make test` until plugins/ passes it.
+release: build $(INSTALLED) ee-context
+	@# CHANGELOG.md is generated from changelogs/: fragments lint, and no hand edits.
+	@start=$$SECONDS; \
+	$(GATE_ENV) $(BIN)/antsibull-changelog lint; \
+	$(GATE_ENV) $(BIN)/antsibull-changelog generate --output build/CHANGELOG.md --output-format md; \
+	diff -u CHANGELOG.md build/CHANGELOG.md || { echo "CHANGELOG.md is not what \
+	changelogs/changelog.yaml generates: add a fragment to changelogs/fragments instead"; exit 1; }; \
+	echo "gate changelog: $$((SECONDS - start)) s"
+	@start=$$SECONDS; cd $(RELEASE_TREE) && $(GATE_ENV) \
+	  $(CURDIR)/$(BIN)/python $(CURDIR)/tests/release/check_docs.py $(CURDIR)/$(INSTALLED); \
+	echo "gate ansible-doc: $$((SECONDS - start)) s"
+	@# What Galaxy runs on upload (ansible-doc, metadata, ansible-lint), offline; any ERROR
+	@# or WARNING line fails the gate.
+	@start=$$SECONDS; cd $(RELEASE_TREE) && $(GATE_ENV) \
+	  GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/release/galaxy-importer.cfg \
+	  $(CURDIR)/$(BIN)/python -m galaxy_importer.main $(CURDIR)/$(TARBALL) 2>&1 \
+	  | grep -v -e '^Loading ' -e 'CryptographyDeprecationWarning' -e 'from cryptography' \
+	  | tee importer.log; \
+	! grep -E '^(ERROR|WARNING)' importer.log; \
+	grep -q '^Importer processing completed successfully' importer.log; \
+	echo "gate galaxy-importer: $$((SECONDS - start)) s"
+
+# ansible-test sanity on the built collection. Its per-test virtualenvs fetch pip's bootstrap
+# script from a host outside PyPI; tests/release/get_pip.py stands in for it from the cache.
+# tests/sanity/ignore-*.txt is copied in (it is not shipped: Galaxy warns about ignore files).
+SANITY_PYTHON := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+sanity: $(INSTALLED)
+	@pip_version=$$($(BIN)/python -c 'import re, ansible_test, pathlib; \
+	  p = pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py"; \
+	  print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))'); \
+	mkdir -p ~/.ansible/test/cache; \
+	cp tests/release/get_pip.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
+	if ls tests/sanity/ignore-*.txt >/dev/null 2>&1; then \
+	  mkdir -p $(INSTALLED)/tests/sanity && cp tests/sanity/ignore-*.txt $(INSTALLED)/tests/sanity/; fi
+	@# ansible-test tests only git-tracked files, and the tree sits in the checkout's ignored
+	@# build/: its own index makes every installed file tracked.
+	cd $(INSTALLED) && git init -q && git add -A
+	@start=$$SECONDS; cd $(INSTALLED) && $(GATE_ENV) \
+	  $(CURDIR)/$(BIN)/ansible-test sanity --python $(SANITY_PYTHON) --color no; \
+	echo "gate sanity: $$((SECONDS - start)) s"
+
+# One offline tarball: the collection, the controller's wheels (podnet and every dependency,
+# for this CPython and architecture), the hosts' wheels (pure Python), the EE files, an
+# install script, SHA256SUMS. README "Air-gapped install" uses it.
+bundle: build
+	rm -rf dist/$(BUNDLE) dist/$(BUNDLE).tar.gz
+	mkdir -p dist/$(BUNDLE)/collections dist/$(BUNDLE)/controller dist/$(BUNDLE)/hosts
+	cp $(TARBALL) dist/$(BUNDLE)/collections/
+	$(BIN)/pip wheel --quiet --wheel-dir dist/$(BUNDLE)/controller .
+	@# pyroute2 is pure Python: one wheel serves every host Python 3.9+.
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --dest dist/$(BUNDLE)/hosts \
+	  "$$(sed -n 's/^pyroute2/pyroute2/p' requirements.txt)"
+	cp packaging/install-bundle.sh dist/$(BUNDLE)/install.sh
+	cp execution-environment.yml requirements.txt bindep.txt LICENSE dist/$(BUNDLE)/
+	cd dist/$(BUNDLE) && { \
+	  echo "podnet $(PODNET_VERSION) and podnet.fabric $(COLLECTION_VERSION), offline bundle"; \
+	  echo "controller wheels for: $$($(CURDIR)/$(BIN)/python -c 'import platform, sys; \
+	    print(platform.python_implementation(), "%d.%d" % sys.version_info[:2], platform.machine())')"; \
+	  echo; find . -type f ! -name MANIFEST.txt | sort; } > MANIFEST.txt
+	cd dist/$(BUNDLE) && find . -type f ! -name SHA256SUMS -printf '%P\n' | sort \
+	  | xargs sha256sum > SHA256SUMS
+	tar -C dist -czf dist/$(BUNDLE).tar.gz $(BUNDLE)
+	@ls -l dist/$(BUNDLE).tar.gz
+
+# The bundle installs with no network: unpack it in a scratch dir, then run its install
+# script in a network namespace with no interface but lo (unshare -n, root), and use it.
+BUNDLE_CHECK := build/bundle-check
+bundle-check: bundle
+	rm -rf $(BUNDLE_CHECK) && mkdir -p $(BUNDLE_CHECK)
+	tar -C $(BUNDLE_CHECK) -xzf dist/$(BUNDLE).tar.gz
+	@# env -i: no PIP_* or ANSIBLE_* from the caller; pip reads no config file either.
+	@start=$$SECONDS; cd $(BUNDLE_CHECK) && env -i HOME="$(CURDIR)/$(BUNDLE_CHECK)" \
+	  PATH=/usr/sbin:/usr/bin:/sbin:/bin PIP_CONFIG_FILE=/dev/null \
+	  ANSIBLE_COLLECTIONS_PATH="$$PWD/collections" \
+	  unshare --net sh -euc '\
+	    ./$(BUNDLE)/install.sh venv; \
+	    venv/bin/podnet --help >/dev/null; \
+	    venv/bin/podnet plan --net-conf $(CURDIR)/inventories/lab/net-conf.json \
+	      --nodes $(CURDIR)/inventories/lab/nodes.yml >/dev/null; \
+	    venv/bin/ansible-doc podnet.fabric.vxlan >/dev/null; \
+	    venv/bin/ansible-doc -t role podnet.fabric.node >/dev/null; \
+	    venv/bin/python -c "import pyroute2, podnet"; \
+	    echo "bundle installed and used with no network"'; \
+	echo "gate bundle-check: $$((SECONDS - start)) s"
+
+# The execution environment's build context (context/), as `ansible-builder build` would make
+# it, without a container engine: checks execution-environment.yml against builder's schema.
+ee-context: build
+	rm -rf build/ee
+	$(BIN)/ansible-builder create -f execution-environment.yml --context build/ee
 
 clean:
 	rm -rf $(VENV) build dist library/*.egg-info .mypy_cache .ruff_cache .pytest_cache \

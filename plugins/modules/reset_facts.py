@@ -119,14 +119,14 @@ subnet_env_dir:
   returned: always
   type: str
 networks:
-  description: The cluster networks whose routes go - the plan's, then those subnet.env
-    recorded at install.
+  description: The cluster networks whose routes go (C(family), C(network)) - the plan's,
+    then those subnet.env recorded at install.
   returned: always
   type: list
-  elements: str
+  elements: dict
 devices:
-  description: The flannel devices on the node - C(vxlan) (family, vni, the network of the
-    family or null) and C(wireguard) (names).
+  description: The flannel devices on the node - C(vxlan) (ifname, family, vni, the network
+    of the family or null) and C(wireguard) (names).
   returned: always
   type: dict
 unit_files:

@@ -1,13 +1,15 @@
 """The role records what main.yml applies, all of it and as main.yml applies it.
 
-restore.yml takes the looped modules' arguments from their registered results, and
-restates sysctl's and masquerade's (ansible-core drops `invocation` from a registered
-non-loop result): these tests fail when main.yml gains a module the record misses, or
-when the restated expressions or the modules' defaults drift apart.
+Every module task of main.yml registers podnet_applied_<module>, every podnet module
+returns `args` (its arguments as Ansible normalised them), and restore.yml records exactly
+those, in main.yml's order, with the files main.yml writes: these tests fail when main.yml
+gains a module the record misses, a module task stops registering what restore.yml reads,
+a module stops returning its arguments, or the recorded files drift from the written ones.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from plugins.module_utils.core.shell import Applied
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -84,34 +87,67 @@ def test_every_module_main_yml_applies_is_recorded_in_its_order() -> None:
     assert [step["module"] for step in recorded_steps()] == RECORDED_ORDER
 
 
-def test_looped_modules_register_what_restore_yml_reads() -> None:
-    text = (TASKS / "restore.yml").read_text()
+def test_every_module_registers_the_args_restore_yml_records() -> None:
+    steps = {step["module"]: words(step["runs"]) for step in recorded_steps()}
     for task in applying_tasks():
         name = module_of(task)
+        assert task["register"] == f"podnet_applied_{name}"
         if name in LOOPED:
-            assert "loop" in task, f"{name}: invocation survives register only in loop results"
-            assert task["register"] == f"podnet_applied_{name}"
-            assert f"podnet_applied_{name}.results" in text
+            assert "loop" in task, name
+            wanted = f"podnet_applied_{name}.results | default([]) | map(attribute='args') | list"
+        else:
+            assert "loop" not in task, name
+            wanted = f"[podnet_applied_{name}.args]"
+        assert steps[name] == "{{ " + wanted + " }}", name
 
 
-@pytest.mark.parametrize("name", ["sysctl", "masquerade"])
-def test_restated_arguments_are_main_ymls_with_the_modules_defaults(
+@pytest.mark.parametrize("name", RECORDED_ORDER)
+def test_every_recorded_module_returns_its_normalised_arguments(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (task,) = [t for t in applying_tasks() if module_of(t) == name]
-    (step,) = [s for s in recorded_steps() if s["module"] == name]
-    (restated,) = step["runs"]
-    given = task[PREFIX + name]
+    """The module's main() with its entry stubbed: the result carries `args`, all of
+    module.params (defaults filled), which is what the replay needs."""
+    module = importlib.import_module(f"plugins.modules.{name}")
     spec = argument_spec(name, monkeypatch)
-    assert set(restated) == set(spec), "every option, so the replay needs no defaults"
-    for option, value in restated.items():
-        if option in given:
-            assert words(value) == words(given[option]), option
-        else:
-            assert value == spec[option]["default"], option
+    params = {option: entry.get("default") for option, entry in spec.items()}
+
+    class Exited(Exception):
+        pass
+
+    class FakeModule:
+        def __init__(self, **_kwargs: Any) -> None:
+            self.params = params
+            self.check_mode = False
+            self._diff = False
+            self.no_log_values: set[str] = set()
+
+        def exit_json(self, **result: Any) -> None:
+            raise Exited(result)
+
+        def fail_json(self, **result: Any) -> None:
+            raise AssertionError(result)
+
+        def warn(self, _text: str) -> None:
+            pass
+
+    monkeypatch.setattr(module, "AnsibleModule", FakeModule)
+    monkeypatch.setattr(module.entry, "run", lambda *_args: Applied([]))
+    with pytest.raises(Exited) as exited:
+        module.main()
+    assert exited.value.args[0]["args"] == params
 
 
-def test_the_record_sees_the_node_as_main_yml_does() -> None:
+def test_the_record_sees_the_node_and_the_files_as_main_yml_does() -> None:
+    """restore.yml runs inside main.yml's apply block (its podnet_node), after every module
+    task, and records main.yml's own list of written files."""
     (block,) = [t for t in load("main.yml") if t.get("name") == "Apply this node's plan"]
+    names = [t.get("name") for t in block["block"]]
+    assert names[-1] == "Boot restore"
+    assert block["block"][-1]["ansible.builtin.import_tasks"] == "restore.yml"
+    (written,) = [
+        t for t in block["block"] if t.get("name") == "Subnet.env and the CNI configuration"
+    ]
+    assert written["loop"] == "{{ podnet_files }}"
     (task,) = [t for t in load("restore.yml") if t.get("name", "").startswith("Record what")]
-    assert task["vars"]["podnet_node"] == block["vars"]["podnet_node"]
+    assert task["vars"]["podnet_restore_record"]["files"] == "{{ podnet_files }}"
+    assert "podnet_node" not in task.get("vars", {})

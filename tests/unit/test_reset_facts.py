@@ -87,16 +87,19 @@ def test_the_conflist_is_podnets_only_as_podnet_writes_it(conflist: str | None, 
 
 def test_networks_are_the_plans_then_subnet_envs_and_devices_take_their_familys() -> None:
     answers = decide(PARAMS, found())
-    assert answers["networks"] == ["10.244.0.0/16", "fd00::/56"]
+    assert answers["networks"] == [
+        {"family": 4, "network": "10.244.0.0/16"},
+        {"family": 6, "network": "fd00::/56"},
+    ]
     assert answers["devices"] == {
         "vxlan": [
-            {"family": 6, "vni": 1, "network": "fd00::/56"},
-            {"family": 4, "vni": 1, "network": "10.244.0.0/16"},
+            {"ifname": "flannel-v6.1", "family": 6, "vni": 1, "network": "fd00::/56"},
+            {"ifname": "flannel.1", "family": 4, "vni": 1, "network": "10.244.0.0/16"},
         ],
         "wireguard": ["flannel-wg"],
     }
     no_env = decide(PARAMS, found(subnet_env=None, entries={}))
-    assert no_env["networks"] == ["10.244.0.0/16"]
+    assert no_env["networks"] == [{"family": 4, "network": "10.244.0.0/16"}]
     assert no_env["devices"]["vxlan"][0]["network"] is None  # no IPv6 network known
 
 
@@ -185,7 +188,7 @@ def test_the_host_read_finds_entries_units_and_files(tmp_path: Path) -> None:
     applied = entry.run(params, True, SUBPROCESS)
     output = applied.output(diff=True)
     assert output["changed"] is False and output["changes"] == []
-    assert output["networks"] == ["10.244.0.0/16", "10.245.0.0/16"]
+    assert [n["network"] for n in output["networks"]] == ["10.244.0.0/16", "10.245.0.0/16"]
     assert output["conflist_ours"] is False
 
 

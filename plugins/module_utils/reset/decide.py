@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..names import is_wireguard_ifname, parse_vxlan_ifname
+from ..names import is_wireguard_ifname, parse_vxlan_ifname, vxlan_ifname
 
 # Directories that hold other configuration than podnet's: reset removes the state
 # directory with everything in it, so it may be none of them, nor hold one of them.
@@ -99,20 +99,37 @@ def mount_points(mountinfo: str) -> set[str]:
     return {fields[4] for fields in map(str.split, mountinfo.splitlines()) if len(fields) > 4}
 
 
+def family_of(network: str) -> int:
+    """4 or 6, from a network's text.
+
+    >>> family_of("10.244.0.0/16"), family_of("fd00::/56")
+    (4, 6)
+    """
+    return 6 if ":" in network else 4
+
+
 def stale_devices(ifnames: Iterable[str], networks: Sequence[str]) -> dict[str, Any]:
     """Every flannel device, whatever the backend now: VXLAN devices with the arguments
     their removal needs (the network of their family bounds the direct routes), WireGuard's.
 
     >>> stale_devices(["eth0", "flannel-v6.1", "flannel-wg"], ["10.244.0.0/16", "fd00::/56"])
-    {'vxlan': [{'family': 6, 'vni': 1, 'network': 'fd00::/56'}], 'wireguard': ['flannel-wg']}
+    {'vxlan': [{'ifname': 'flannel-v6.1', 'family': 6, 'vni': 1, 'network': 'fd00::/56'}], \
+'wireguard': ['flannel-wg']}
     """
     vxlan = []
     for ifname in sorted(ifnames):
         parsed = parse_vxlan_ifname(ifname)
         if parsed is not None:
             family, vni = parsed
-            network = next((n for n in networks if (":" in n) == (family == 6)), None)
-            vxlan.append({"family": family, "vni": vni, "network": network})
+            network = next((n for n in networks if family_of(n) == family), None)
+            vxlan.append(
+                {
+                    "ifname": vxlan_ifname(vni, family),
+                    "family": family,
+                    "vni": vni,
+                    "network": network,
+                }
+            )
     return {"vxlan": vxlan, "wireguard": [n for n in sorted(ifnames) if is_wireguard_ifname(n)]}
 
 
@@ -139,7 +156,7 @@ def decide(params: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any
         "conflist_found": conflist_found,
         "conflist_ours": is_podnets_conflist(found["conflist"], params["conflist"]),
         "subnet_env_found": subnet_env in (subnet_env_entries or []),
-        "networks": networks,
+        "networks": [{"family": family_of(n), "network": n} for n in networks],
         "devices": stale_devices(found["ifnames"], networks),
         "unit_files": found["unit_files"],
         "systemd_runs": found["systemd_runs"],
