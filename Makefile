@@ -27,7 +27,8 @@ NODES ?= $(if $(filter routed,$(TOPOLOGY)),4,3)
 LAB := $(BIN)/python tests/lab/lab.py
 
 .PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
-	bench-apply bench-dataplane clean build release sanity bundle bundle-check ee-context
+	bench-apply bench-dataplane clean build release sanity bundle bundle-check ee-context \
+	changelog
 
 help:
 	@echo "make lab       build the namespace lab, run site.yml on it, attach pods, check (root)"
@@ -37,6 +38,7 @@ help:
 	@echo "make build     the collection tarball (dist/); make release: build + its gates"
 	@echo "make sanity    ansible-test sanity on the built collection"
 	@echo "make bundle    the offline bundle (dist/podnet-bundle-*.tar.gz); bundle-check proves it"
+	@echo "make changelog fold changelogs/fragments into galaxy.yml's version; rewrite CHANGELOG.md"
 	@echo "make bench-dataplane  pod-to-pod throughput and latency per backend on a routed lab (root)"
 
 bootstrap: $(VENV)/.stamp-pip $(VENV)/ansible_collections/podnet/fabric
@@ -158,6 +160,13 @@ release: build $(INSTALLED) ee-context
 	! grep -E '^(ERROR|WARNING)' importer.log; \
 	grep -q '^Importer processing completed successfully' importer.log; \
 	echo "gate galaxy-importer: $$((SECONDS - start)) s"
+
+# Moves changelogs/fragments/*.yml into the release galaxy.yml names (adding to it while it is
+# unpublished) with the plugins that say version_added: that version, and rewrites CHANGELOG.md.
+changelog: $(INSTALLED)
+	$(GATE_ENV) $(BIN)/antsibull-changelog lint
+	$(GATE_ENV) $(BIN)/antsibull-changelog release --version $(COLLECTION_VERSION) \
+	  --update-existing --cummulative-release
 
 # ansible-test sanity on the built collection. Its per-test virtualenvs fetch pip's bootstrap
 # script from a host outside PyPI; tests/release/get_pip.py stands in for it from the cache.
