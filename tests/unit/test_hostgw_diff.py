@@ -60,7 +60,7 @@ def test_gateway_and_device_drift_is_replaced_in_place_with_reasons() -> None:
 def test_scope_drift_is_replaced() -> None:
     have = table(route(2, scope=200))
     assert ops(diff_routes(table(route(2)), have)) == [
-        (REPLACE, "route", "10.244.2.0/24", "peer node2: scope: 200 vs 0"),
+        (REPLACE, "route", "10.244.2.0/24", "peer node2: scope: site vs global"),
     ]
 
 

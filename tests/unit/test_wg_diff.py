@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from plugins.module_utils.kernel.routes import SCOPES, Route, describe_foreign  # noqa: E402
 from plugins.module_utils.wireguard.diff import diff_wireguard  # noqa: E402
 from plugins.module_utils.wireguard.input import validate_params  # noqa: E402
 from plugins.module_utils.wireguard.keys import Secret, WgError  # noqa: E402
@@ -26,7 +27,6 @@ from plugins.module_utils.wireguard.state import (  # noqa: E402
     Interface,
     Link,
     Peer,
-    Route,
     WgState,
     parse_addresses,
     parse_dump,
@@ -40,6 +40,13 @@ OWN = "YhLOX7al1pgjqkSbNfo36KVAabVb71/ykF4+dWVJtRo="
 KEY2 = "pS4PnNzefPGULya/EEHx3/P2O+fjWEDQf6VpcgJzyHI="
 KEY3 = "SEjOOauy9N+3ju15N9cXl+PCO7YSJgfCJm3E2VSIAic="
 PRIVATE = "6BbJRfPup28AoaXmHC/rd9jMoxnOADmHHlKpBHxV3WI="
+
+
+def wg_route(dst: str, metric: int, scope: str) -> Route:
+    """flannel-wg's route to `dst` in the one route model (kernel/routes.py)."""
+    return Route(dst, None, "flannel-wg", False, metric, scope=SCOPES[scope])
+
+
 PSK = "Z3PxEwGhLhSYFIX9yTGMJUFtMXXYhUGcGtowC7BrUgw="
 
 
@@ -130,12 +137,12 @@ def test_routes_owned_only_proto_boot_unicast_on_the_device() -> None:
         {"type": "unicast", "dst": "default", "dev": "eth0", "protocol": "boot", "scope": "global"},
     ]  # fmt: skip
     owned, foreign = parse_routes(json.dumps(v4), 4, "flannel-wg")
-    assert owned == {"10.244.0.0/16": Route("10.244.0.0/16", 4, 0, "link")}
-    assert foreign == {
-        "10.99.0.0/16": "dev flannel-wg proto static",
-        "10.98.0.0/16 metric 7": "dev eth0 proto boot",
-        "10.97.0.0/16": "blackhole no dev proto boot",
-        "0.0.0.0/0": "dev eth0 proto boot",
+    assert owned == {"10.244.0.0/16": wg_route("10.244.0.0/16", 0, "link")}
+    assert {key: describe_foreign(route) for key, route in foreign.items()} == {
+        "10.99.0.0/16": "10.99.0.0/16 dev flannel-wg proto static",
+        "10.98.0.0/16 metric 7": "10.98.0.0/16 dev eth0 proto boot metric 7",
+        "10.97.0.0/16": "blackhole 10.97.0.0/16 proto boot",
+        "0.0.0.0/0": "0.0.0.0/0 dev eth0 proto boot",
     }
     v6 = [
         {"type": "unicast", "dst": "fd00:10:244:1::", "dev": "flannel-wg", "protocol": "kernel",
@@ -144,7 +151,7 @@ def test_routes_owned_only_proto_boot_unicast_on_the_device() -> None:
          "scope": "global", "metric": 1024},
     ]  # fmt: skip
     owned, foreign = parse_routes(json.dumps(v6), 6, "flannel-wg")
-    assert owned == {"fd00:10:244::/56": Route("fd00:10:244::/56", 6, 1024, "global")}
+    assert owned == {"fd00:10:244::/56": wg_route("fd00:10:244::/56", 1024, "global")}
     assert list(foreign) == ["fd00:10:244:1::/128 metric 256"]
 
 
@@ -174,8 +181,8 @@ def test_plan_skips_this_node_and_routes_both_families() -> None:
     assert list(want.peers) == [KEY2]
     assert want.peers[KEY2] == Peer(KEY2, "192.0.2.12:51820", ("10.244.2.0/24",), 0, PSK_NONE)
     assert want.routes == {
-        "10.244.0.0/16": Route("10.244.0.0/16", 4, 0, "link"),
-        "fd00:10:244::/56": Route("fd00:10:244::/56", 6, 1024, "global"),
+        "10.244.0.0/16": wg_route("10.244.0.0/16", 0, "link"),
+        "fd00:10:244::/56": wg_route("fd00:10:244::/56", 1024, "global"),
     }
     assert want.interface == Interface(OWN, 51820, 0)
 
@@ -206,9 +213,11 @@ def test_a_peer_holding_this_nodes_address_is_refused_once_this_node_is_known() 
 
 def test_conflicting_route_is_named() -> None:
     want = plan_wireguard(params(peers=[]), OWN)
-    assert find_conflicts(want, {"10.244.0.0/16": "dev flannel.1 proto static"}) == [
+    other = Route("10.244.0.0/16", None, "flannel.1", False, proto=4)
+    assert find_conflicts(want, {"10.244.0.0/16": other}) == [
         "routes: 10.244.0.0/16 is taken in table main by a route podnet does not own "
-        "(dev flannel.1 proto static); remove that route or change the cluster network"
+        "(10.244.0.0/16 dev flannel.1 proto static); remove that route or change the cluster "
+        "network"
     ]
 
 
@@ -216,7 +225,7 @@ def test_conflicting_route_is_named() -> None:
 
 LINK = Link("flannel-wg", 1420, 0, True, "kernel")
 IFACE = Interface(OWN, 51820, 0)
-ROUTE = Route("10.244.0.0/16", 4, 0, "link")
+ROUTE = wg_route("10.244.0.0/16", 0, "link")
 PEER2 = Peer(KEY2, "192.0.2.12:51820", ("10.244.2.0/24",), 0, PSK_NONE, "node2")
 PEER3 = Peer(KEY3, "192.0.2.13:51820", ("10.244.3.0/24",), 0, PSK_NONE, "node3")
 
@@ -279,8 +288,8 @@ def test_drift_deletes_first_then_builds() -> None:
         interface=Interface(OWN, 40000, 7),
         addresses=("10.244.1.0/32", "10.244.1.9/32"),
         peers={KEY2: Peer(KEY2, "192.0.2.99:1", ("10.244.2.0/24",), 25, PSK_OTHER)},
-        routes={"10.244.0.0/16": Route("10.244.0.0/16", 4, 0, "global"),
-                "10.96.0.0/12": Route("10.96.0.0/12", 4, 0, "link")},
+        routes={"10.244.0.0/16": wg_route("10.244.0.0/16", 0, "global"),
+                "10.96.0.0/12": wg_route("10.96.0.0/12", 0, "link")},
     )  # fmt: skip
     changes = diff_wireguard(state(), have)
     assert listing(changes) == [

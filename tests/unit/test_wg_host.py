@@ -245,7 +245,9 @@ def test_foreign_route_in_a_planned_slot_is_refused(key_file: Path) -> None:
         [{"type": "unicast", "dst": "10.244.0.0/16", "dev": "flannel.1", "protocol": "boot"}]
     ), "ip -d -j -6 route show table main": "[]"}  # fmt: skip
     fake = FakeHost(taken, BUILT)
-    with pytest.raises(WgError, match=r"10.244.0.0/16 is taken .* \(dev flannel.1 proto boot\)"):
+    with pytest.raises(
+        WgError, match=r"10.244.0.0/16 is taken .* \(10.244.0.0/16 dev flannel.1 proto boot\)"
+    ):
         reconcile_wireguard(host_of(fake), wg_params(key_file), False)
     assert fake.writes() == []
 

@@ -30,11 +30,13 @@ def diff_keyed(
     add_reason: Callable[[Any], str],
     *,
     spec: Callable[[Any], dict[str, Any]] | None = None,
+    shown: Callable[[str, Any], Any] | None = None,
 ) -> tuple[list[Change], list[Change]]:
     """(deletes, adds and replaces), each in its input's order.
 
     A replace's reason lists each managed field that differs, after `peer <name>: ` when
-    the wanted object names its peer. `spec` (default: every field) is Change.spec.
+    the wanted object names its peer. `spec` (default: every field) is Change.spec;
+    `shown(field, value)` words a value for the reason (a route's scope 253 as `link`).
 
     >>> from dataclasses import dataclass, field
     >>> @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def diff_keyed(
         if current is None:
             upserts.append(Change(ADD, kind, key, add_reason(obj), spec(obj)))
         elif current != obj:
-            reasons = differences(obj, current)
+            reasons = differences(obj, current, shown)
             peer = getattr(obj, "peer", "")
             reason = f"peer {peer}: {reasons}" if peer else reasons
             upserts.append(Change(REPLACE, kind, key, reason, spec(obj)))
@@ -87,12 +89,16 @@ def compared_fields(obj: Any) -> tuple[str, ...]:
     return names
 
 
-def differences(want: Any, have: Any) -> str:
+def differences(want: Any, have: Any, shown: Callable[[str, Any], Any] | None = None) -> str:
     """`gateway: 10.244.2.9 vs 10.244.2.0, onlink: False vs True` over managed fields."""
     names = compared_fields(want)
+
+    def word(name: str, value: Any) -> Any:
+        return shown(name, value) if shown is not None else value
+
     return ", ".join(
         field_reasons(
-            {name: getattr(want, name) for name in names},
-            {name: getattr(have, name) for name in names},
+            {name: word(name, getattr(want, name)) for name in names},
+            {name: word(name, getattr(have, name)) for name in names},
         )
     )

@@ -38,7 +38,17 @@ from .wire import (
 
 # The metric the kernel gives a route sent without one (flanneld sends none).
 DEFAULT_METRIC = {4: 0, 6: 1024}
-PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
+# rtnetlink.h's RTPROT_* by iproute2's names (/etc/iproute2/rt_protos).
+PROTOCOLS = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra",
+             10: "mrt", 11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk",
+             16: "dhcp", 17: "mrouted", 18: "keepalived", 42: "babel", 99: "openr",
+             186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}  # fmt: skip
+# rtnetlink.h's route types and scopes, by iproute2's words (`ip -j route` prints these).
+TYPES = {"unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
+         "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "nat": 10}  # fmt: skip
+TYPES_BY_NUMBER = {number: word for word, number in TYPES.items()}
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+SCOPE_WORDS = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 
 
 def default_priority(family: int) -> int:
@@ -112,17 +122,24 @@ def _next_hop(route: Route) -> list[str]:
 # --- what podnet owns ------------------------------------------------------------------
 
 
-def owns(msg: RouteMsg, device_index: int = 0) -> bool:
+def owns(msg: RouteMsg, device_index: int = 0, direct: bool = True) -> bool:
     """The ownership rule (see the top of this file), but for the network bound.
 
-    `device_index`: the backend's own device (0: none), on which every proto boot route
-    with one next hop is the backend's.
+    `device_index`: the backend's own device (0: none), on which every proto boot unicast
+    route with one next hop is the backend's. `direct`: whether the backend also owns the
+    direct class (vxlan and host-gw do; WireGuard routes only through its device, and the
+    role's host-gw step with state=absent removes direct routes under WireGuard).
     """
-    if msg.table != RT_TABLE_MAIN or msg.proto != RTPROT_BOOT or msg.multipath:
+    if (
+        msg.table != RT_TABLE_MAIN
+        or msg.proto != RTPROT_BOOT
+        or msg.multipath
+        or msg.type != RTN_UNICAST
+    ):
         return False
     if device_index and msg.oif == device_index:
         return True
-    return msg.gateway is not None and not msg.flags & RTNH_F_ONLINK
+    return direct and msg.gateway is not None and not msg.flags & RTNH_F_ONLINK
 
 
 @dataclass(frozen=True)
@@ -231,7 +248,19 @@ def diff_routes(
     >>> [(c.op, c.reason) for c in upserts]
     [('replace', 'peer n2: gateway: 192.0.2.99 vs 192.0.2.12')]
     """
-    return diff_keyed("route", want, have, delete_reason, add_reason, spec=route_spec)
+    return diff_keyed(
+        "route", want, have, delete_reason, add_reason, spec=route_spec, shown=route_word
+    )
+
+
+def route_word(name: str, value: Any) -> Any:
+    """A route field's value in iproute2's words, for a reason: `scope: site vs global`.
+
+    >>> route_word("scope", 253), route_word("type", 6), route_word("proto", 4)
+    ('link', 'blackhole', 'static')
+    """
+    words = {"scope": SCOPE_WORDS, "type": TYPES_BY_NUMBER, "proto": PROTOCOLS}.get(name)
+    return words.get(value, value) if words is not None else value
 
 
 def route_change_request(change: Change, family: int, oif: int, onlink: bool) -> Request:
@@ -259,13 +288,16 @@ def slot_conflicts(
     foreign: Mapping[str, Route],
     way_out: Callable[[Route, str], str],
     numeric_proto: bool = False,
+    subject: Callable[[str, Route], str] | None = None,
 ) -> list[str]:
     """Planned routes whose slot (dst and metric in table main) a foreign route holds.
 
     `ip route replace` would silently take such a route over, and podnet never touches
     what it does not own, so each is a problem for a human: the route, the foreign one
     (with its device's name in `dev`), and `way_out(foreign, its description)`. The
-    vxlan module words the protocol as a number (`numeric_proto`), host_gw by name.
+    vxlan module words the protocol as a number (`numeric_proto`), host_gw by name;
+    `subject(key, wanted)` names the planned route (default `route <key> (peer <name>)`;
+    the wireguard module names its `routes` field).
 
     >>> want = {"10.244.3.0/24": Route("10.244.3.0/24", "192.0.2.13", "eth0", False, peer="n3")}
     >>> other = Route("10.244.3.0/24", "192.0.2.1", "eth0", False, proto=4)
@@ -278,9 +310,10 @@ def slot_conflicts(
         if other is None:
             continue
         shown = describe_foreign(other, numeric_proto)
+        named = subject(key, route) if subject else f"route {key} (peer {route.peer})"
         problems.append(
-            f"route {key} (peer {route.peer}) is taken in table main by a route podnet does "
-            f"not own ({shown}); {way_out(other, shown)}"
+            f"{named} is taken in table main by a route podnet does not own ({shown}); "
+            f"{way_out(other, shown)}"
         )
     return problems
 
@@ -288,10 +321,51 @@ def slot_conflicts(
 def describe_foreign(route: Route, numeric_proto: bool = False) -> str:
     """`10.244.3.0/24 via 192.0.2.1 dev eth0 proto static [metric 5]`: enough to find it,
     and, with names, a valid `ip route del` argument list."""
-    words = [route.dst, *_next_hop(route)]
+    kind = [TYPES_BY_NUMBER.get(route.type, str(route.type))] if route.type != RTN_UNICAST else []
+    words = [*kind, route.dst, *_next_hop(route)]
     proto = route.proto if numeric_proto else PROTOCOLS.get(route.proto, route.proto)
     words.append(f"proto {proto}")
     family = 6 if ":" in route.dst else 4
     if route.priority != DEFAULT_METRIC[family]:
         words.append(f"metric {route.priority}")
     return " ".join(words)
+
+
+# --- routes as `ip -j route` prints them -------------------------------------------------
+
+
+def route_from_json(msg: Mapping[str, Any], family: int, device: str) -> RouteMsg | None:
+    """One route of `ip -d -j -<family> route show table main` as the dump record netlink
+    gives (for backends that read through `ip`): `oif` is 1 on `device` and 0 elsewhere,
+    which is all `owns(..., device_index=1)` asks. None for a route with no destination.
+
+    >>> msg = route_from_json({"dst": "10.244.0.0/16", "dev": "flannel-wg",
+    ...                        "protocol": "boot", "scope": "link"}, 4, "flannel-wg")
+    >>> msg.dst, msg.oif, msg.proto, msg.scope, owns(msg, 1, direct=False)
+    ('10.244.0.0/16', 1, 3, 253, True)
+    """
+    dst = msg.get("dst", "")
+    if dst == "default":
+        dst = "0.0.0.0/0" if family == 4 else "::/0"
+    elif not dst:
+        return None
+    elif "/" not in dst:
+        dst = f"{dst}/{32 if family == 4 else 128}"
+    protocol = str(msg.get("protocol", "boot"))
+    proto = int(protocol) if protocol.isdigit() else PROTOCOL_NUMBERS.get(protocol, -1)
+    return RouteMsg(
+        family=AF_BY_VERSION[family],
+        dst=dst,
+        table=RT_TABLE_MAIN,
+        proto=proto,
+        scope=SCOPES.get(str(msg.get("scope", "global")), 0),
+        type=TYPES.get(str(msg.get("type", "unicast")), 0),
+        flags=RTNH_F_ONLINK if "onlink" in msg.get("flags", ()) else 0,
+        oif=1 if msg.get("dev") == device else 0,
+        gateway=msg.get("gateway"),
+        priority=int(msg.get("metric", 0)),
+        multipath="nexthops" in msg,
+    )
+
+
+PROTOCOL_NUMBERS = {word: number for number, word in PROTOCOLS.items()}

@@ -20,7 +20,8 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from ..core.changes import ADD, DELETE, REPLACE, Change, field_reasons
-from .state import NONE_WORD, Interface, Link, Peer, Route, WgState
+from ..kernel.routes import Route, diff_routes
+from .state import NONE_WORD, Interface, Link, Peer, WgState
 
 LEFT = "not in the plan (peer left the inventory)"
 NOT_PLANNED_ADDRESS = "not in the plan (every address of the device is podnet's)"
@@ -139,20 +140,7 @@ def _diff_peers(
 def _diff_routes(
     want: Mapping[str, Route], have: Mapping[str, Route], why_missing: str
 ) -> tuple[list[Change], list[Change]]:
-    deletes = [
-        Change(DELETE, "route", key, NOT_PLANNED_ROUTE, _plain(route))
-        for key, route in have.items()
-        if key not in want
-    ]
-    adds = []
-    for key, route in want.items():
-        current = have.get(key)
-        if current is None:
-            adds.append(Change(ADD, "route", key, why_missing, _plain(route)))
-        elif current != route:
-            reasons = ", ".join(_reasons(_compared(route), _compared(current)))
-            adds.append(Change(REPLACE, "route", key, reasons, _plain(route)))
-    return deletes, adds
+    return diff_routes(want, have, lambda _r: NOT_PLANNED_ROUTE, lambda _r: why_missing)
 
 
 def _plain(obj: Any) -> dict[str, Any]:

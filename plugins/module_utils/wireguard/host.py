@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from ..core.changes import ADD, DELETE, Change
 from ..core.reconcile import reconcile
+from ..kernel.routes import DEFAULT_METRIC, SCOPE_WORDS, Route
 from .commands import Commands
 from .diff import diff_wireguard
 from .input import WgParams
@@ -34,12 +35,11 @@ from .keyfile import public_key_of, read_key_file, require_key
 from .keys import Secret, WgError
 from .probe import KERNEL, USERSPACE, probe_host
 from .state import (
-    DEFAULT_METRIC,
     PSK_SET,
+    ROUTE_SCOPE,
     Interface,
     Link,
     Peer,
-    Route,
     WgState,
     parse_addresses,
     parse_dump,
@@ -72,7 +72,7 @@ class WgHost:
 class Reading:
     state: WgState
     # Table main's routes that podnet does not own, by route key (to refuse a takeover).
-    foreign_routes: dict[str, str] = field(default_factory=dict)
+    foreign_routes: dict[str, Route] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def read_wireguard(host: WgHost, params: WgParams, names: dict[str, str]) -> Rea
             peers = {key: replace(peer, name=names.get(key, "")) for key, peer in peers.items()}
         addresses = parse_addresses(host.commands.ip("-j", "addr", "show", "dev", ifname))
     routes: dict[str, Route] = {}
-    foreign: dict[str, str] = {}
+    foreign: dict[str, Route] = {}
     for family in (4, 6):
         text = host.commands.ip("-d", "-j", f"-{family}", "route", "show", "table", "main")
         owned, others = parse_routes(text, family, ifname)
@@ -356,12 +356,13 @@ def _psk_file(psk: Secret | None) -> Iterator[str | None]:
 
 def _apply_route(host: WgHost, ifname: str, change: Change) -> None:
     spec = change.spec
-    family, metric = spec["family"], spec["metric"]
+    family = 6 if ":" in spec["dst"] else 4
+    metric = spec["priority"]
     words = [f"-{family}", "route"]
     words.append("del" if change.op == DELETE else "replace")
     words += [spec["dst"], "dev", ifname]
     if family == 4 and change.op != DELETE:  # IPv6 routes have no scope (always universe)
-        words += ["scope", spec["scope"]]
+        words += ["scope", SCOPE_WORDS[ROUTE_SCOPE[4]]]
     words += ["proto", "boot"]
     if metric != DEFAULT_METRIC[family]:
         words += ["metric", str(metric)]

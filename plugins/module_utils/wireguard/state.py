@@ -27,16 +27,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.ipnet import HostBitsError, parse_cidr
+from ..kernel.routes import (
+    SCOPE_WORDS,
+    SCOPES,
+    Route,
+    as_route,
+    owns,
+    route_from_json,
+    route_key,
+)
 from .keys import Secret, WgError
 
 PSK_NONE = "none"
 PSK_SET = "set"  # the wanted preshared key
 PSK_OTHER = "other"  # a preshared key, but not the wanted one
 NONE_WORD = "(none)"  # what `wg show dump` prints for an empty field
-DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel gives a route added without a metric
 # flanneld asks for scope link; the kernel keeps it for IPv4 but stores every IPv6 route
 # with scope universe ("global"), so that is what an IPv6 route is compared with.
-ROUTE_SCOPE = {4: "link", 6: "global"}
+ROUTE_SCOPE = {4: SCOPES["link"], 6: SCOPES["global"]}
 
 
 @dataclass(frozen=True)
@@ -71,14 +79,6 @@ class Peer:
 
 
 @dataclass(frozen=True)
-class Route:
-    dst: str
-    family: int
-    metric: int
-    scope: str
-
-
-@dataclass(frozen=True)
 class WgState:
     """Everything podnet manages for one device; link None: no device (nor anything on it)."""
 
@@ -88,15 +88,6 @@ class WgState:
     addresses: tuple[str, ...] = ()
     peers: Mapping[str, Peer] = field(default_factory=dict)
     routes: Mapping[str, Route] = field(default_factory=dict)
-
-
-def route_key(dst: str, metric: int, family: int) -> str:
-    """`10.244.0.0/16`, or `10.244.0.0/16 metric 5` for a metric that is not the default.
-
-    >>> route_key("10.244.0.0/16", 0, 4), route_key("fd00::/56", 1024, 6)
-    ('10.244.0.0/16', 'fd00::/56')
-    """
-    return dst if metric == DEFAULT_METRIC[family] else f"{dst} metric {metric}"
 
 
 def sort_cidrs(texts: Iterable[str]) -> tuple[str, ...]:
@@ -202,36 +193,21 @@ def parse_addresses(text: str) -> tuple[str, ...]:
     return sort_cidrs(found)
 
 
-def parse_routes(text: str, family: int, ifname: str) -> tuple[dict[str, Route], dict[str, str]]:
-    """Table main from `ip -d -j -<family> route show table main`: podnet's routes (unicast,
-    proto boot, on the device) and, by the same keys, a description of every other one
-    (to refuse a planned route whose slot someone else's route holds)."""
+def parse_routes(text: str, family: int, ifname: str) -> tuple[dict[str, Route], dict[str, Route]]:
+    """Table main from `ip -d -j -<family> route show table main`, split by the one
+    ownership rule (kernel/routes.py): podnet's routes here are those on the device
+    (proto boot, unicast, one next hop); every other route, by the same keys, is foreign
+    (to refuse a planned route whose slot it holds)."""
     owned: dict[str, Route] = {}
-    foreign: dict[str, str] = {}
-    for msg in json.loads(text or "[]"):
-        dst = _route_dst(msg.get("dst", ""), family)
-        if dst is None:
+    foreign: dict[str, Route] = {}
+    for raw in json.loads(text or "[]"):
+        msg = route_from_json(raw, family, ifname)
+        if msg is None:
             continue
-        metric = int(msg.get("metric", 0))
-        key = route_key(dst, metric, family)
-        dev = msg.get("dev")
-        proto = msg.get("protocol", "boot")
-        kind = msg.get("type", "unicast")
-        if dev == ifname and proto == "boot" and kind == "unicast":
-            owned[key] = Route(dst, family, metric, msg.get("scope", "global"))
-        else:
-            words = [kind] if kind != "unicast" else []
-            words += [f"dev {dev}"] if dev else ["multipath" if "nexthops" in msg else "no dev"]
-            foreign[key] = " ".join([*words, f"proto {proto}"])
+        key = route_key(msg.dst, msg.priority, family)
+        mine = owns(msg, device_index=1, direct=False)
+        (owned if mine else foreign)[key] = as_route(msg, raw.get("dev"))
     return owned, foreign
-
-
-def _route_dst(dst: str, family: int) -> str | None:
-    if dst == "default":
-        return "0.0.0.0/0" if family == 4 else "::/0"
-    if not dst:
-        return None
-    return dst if "/" in dst else f"{dst}/{32 if family == 4 else 128}"
 
 
 # --- --diff ------------------------------------------------------------------------------
@@ -267,7 +243,7 @@ def view(state: WgState) -> dict[str, Any]:
         "addresses": list(state.addresses),
         "peers": {key: describe_peer(peer) for key, peer in state.peers.items()},
         "routes": {
-            key: f"dev {state.ifname} scope {route.scope} proto boot"
+            key: f"dev {state.ifname} scope {SCOPE_WORDS[route.scope]} proto boot"
             for key, route in state.routes.items()
         },
     }

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..kernel.routes import DEFAULT_METRIC, Route, route_key, slot_conflicts
 from .input import WgInputError, WgParams, own_address_problems
 from .probe import KERNEL, USERSPACE
 from .state import (
-    DEFAULT_METRIC,
     PSK_NONE,
     PSK_SET,
     ROUTE_SCOPE,
     Interface,
     Link,
     Peer,
-    Route,
     WgState,
-    route_key,
 )
 
 # txqueuelen 0, as flanneld sets it, suits the kernel's device, which has no queue of its
@@ -72,7 +70,7 @@ def plan_wireguard(
     for network in params.routes:
         metric = DEFAULT_METRIC[network.version]
         routes[route_key(str(network), metric, network.version)] = Route(
-            str(network), network.version, metric, ROUTE_SCOPE[network.version]
+            str(network), None, params.device, False, metric, scope=ROUTE_SCOPE[network.version]
         )
     return WgState(
         ifname=params.device,
@@ -86,20 +84,22 @@ def plan_wireguard(
     )
 
 
-def find_conflicts(desired: WgState, foreign: Mapping[str, str]) -> list[str]:
-    """Planned routes whose slot in table main a route podnet does not own already holds.
+def find_conflicts(desired: WgState, foreign: Mapping[str, Route]) -> list[str]:
+    """Planned routes whose slot in table main a route podnet does not own already holds
+    (kernel/routes.py's one message, naming this module's `routes` field).
 
     `ip route replace` would silently take such a route over, and podnet never touches
     what it does not own, so a human decides.
 
-    >>> want = WgState("flannel-wg", routes={"10.244.0.0/16": Route("10.244.0.0/16", 4, 0,
-    ...                                                               "link")})
-    >>> find_conflicts(want, {"10.244.0.0/16": "dev eth1 proto static"})  # doctest: +ELLIPSIS
-    ['routes: 10.244.0.0/16 is taken in table main by a route podnet does not own (dev eth1...']
-    """
-    return [
-        f"routes: {key} is taken in table main by a route podnet does not own "
-        f"({foreign[key]}); remove that route or change the cluster network"
-        for key in desired.routes
-        if key in foreign
-    ]
+    >>> want = WgState("flannel-wg", routes={"10.244.0.0/16": Route("10.244.0.0/16", None,
+    ...                                                               "flannel-wg", False)})
+    >>> other = Route("10.244.0.0/16", None, "eth1", False, proto=4)
+    >>> find_conflicts(want, {"10.244.0.0/16": other})  # doctest: +ELLIPSIS
+    ['routes: 10.244.0.0/16 is taken in table main by a route podnet does not own (10.244.0.0/16 dev eth1 proto static); remove...']
+    """  # noqa: E501
+    return slot_conflicts(
+        desired.routes,
+        foreign,
+        way_out=lambda _route, _shown: "remove that route or change the cluster network",
+        subject=lambda key, _route: f"routes: {key}",
+    )
