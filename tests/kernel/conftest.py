@@ -18,10 +18,6 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-# Modules import their helpers as `..module_utils.x`; from a checkout that is the
-# plugins package, so tests import `plugins.module_utils.x` with the repo root on the path.
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 # Every namespace a test makes carries this prefix, so a crashed run's leftovers are
 # recognisable (and removed by `make lab-down`).

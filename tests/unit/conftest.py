@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import strategies as st
-
-try:
-    import podnet  # noqa: F401 - installed (pip install -e .)
-except ModuleNotFoundError:  # a bare checkout: import the library from the tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "library"))
 
 from podnet import Lease, NetConf, Node, ValidationError, parse_net_conf
 from podnet.fields import IPNetwork

@@ -4,8 +4,6 @@ lease, the plan keeps it, and the lease file records the MACs podnet would not d
 from __future__ import annotations
 
 import ipaddress
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,6 @@ from conftest import (
     one_problem,
     problems_of,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.*
-
 from plugins.action.plan import observed_leases, plan_hosts, records_of
 from plugins.module_utils.flannel_facts.env import SubnetEnvError, parse_subnet_env
 

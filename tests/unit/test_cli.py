@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.action
-
 from plugins.action.plan import plan_hosts
 
 from podnet import ValidationError, parse_net_conf

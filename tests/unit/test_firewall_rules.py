@@ -7,15 +7,12 @@ iptables and nft list after a real apply.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # modules import `..module_utils`: the plugins package
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE, Change  # noqa: E402
 from plugins.module_utils.core.programs import Programs  # noqa: E402

@@ -4,13 +4,10 @@ exact change lists (the order is the apply order: deletes first)."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE  # noqa: E402
 from plugins.module_utils.host_gw.diff import diff_routes, slot_conflicts  # noqa: E402

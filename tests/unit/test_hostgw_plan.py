@@ -6,15 +6,12 @@ records, so no kernel and no pyroute2 are involved.
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.host_gw.input import (  # noqa: E402
     HostGwInputError,

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 from conftest import BASE_CONF, DUAL_CONF, problems_of
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.action
-
 from plugins.action.plan import describe_node, plan_hosts, plan_slices, records_of
 
 from podnet import Lease, parse_net_conf, parse_nodes, plan_fleet

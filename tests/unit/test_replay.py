@@ -22,8 +22,6 @@ import jinja2
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core import programs  # noqa: E402
 from plugins.module_utils.core.changes import Change  # noqa: E402

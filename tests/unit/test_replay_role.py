@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ import yaml
 from plugins.module_utils.core.shell import Applied
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 TASKS = REPO / "roles" / "node" / "tasks"
 PREFIX = "podnet.fabric."

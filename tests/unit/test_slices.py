@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import sys
-from pathlib import Path
 
 from conftest import BASE_CONF, DUAL_CONF
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: plugins.action
-
 from plugins.action.plan import describe_node, public_keys_of
 
 from podnet import Lease, parse_leases, parse_net_conf, parse_nodes, plan_fleet

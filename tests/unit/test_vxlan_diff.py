@@ -8,7 +8,6 @@ contract (routes after neighbours, deletes first and in reverse).
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,8 +15,6 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.changes import ADD, DELETE, REPLACE  # noqa: E402
 from plugins.module_utils.kernel.ipnet import parse_cidr  # noqa: E402

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.kernel.routes import SCOPES, Route, describe_foreign  # noqa: E402
 from plugins.module_utils.wireguard.diff import diff_wireguard  # noqa: E402

@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.core.programs import Programs  # noqa: E402
 from plugins.module_utils.wireguard import entry, key_entry  # noqa: E402

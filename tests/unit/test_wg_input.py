@@ -3,15 +3,12 @@ rule; canonical values out; a preshared key never quoted."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from plugins.module_utils.wireguard.input import (  # noqa: E402
     PeerParams,
