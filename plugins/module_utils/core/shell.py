@@ -59,3 +59,12 @@ def finish(module: Any, run: Callable[[], Applied]) -> NoReturn:
         module.warn(warning)
     module.exit_json(**applied.output(bool(module._diff)), args=dict(module.params))
     raise AssertionError("exit_json returned")  # pragma: no cover - it exits
+
+
+def step_label(what: str, params: Mapping[str, Any]) -> str:
+    """An entry's label for the restore's report: `what`, and ` (absent)` when it goes.
+
+    >>> step_label("vxlan flannel.1", {"state": "absent"}), step_label("sysctl", {})
+    ('vxlan flannel.1 (absent)', 'sysctl')
+    """
+    return f"{what} (absent)" if params.get("state") == "absent" else what

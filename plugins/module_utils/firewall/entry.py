@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.programs import Programs
-from ..core.shell import Applied
+from ..core.shell import Applied, step_label
 from .host import FirewallError, FirewallHost, sync_masquerade
 from .input import prepare
 
@@ -19,7 +19,7 @@ from .input import prepare
 def label(params: Mapping[str, Any]) -> str:
     """The restore's line label: `masquerade iptables`, `... (absent)` for state=absent."""
     text = f"masquerade {params.get('backend')}"
-    return text + " (absent)" if params.get("state") == "absent" else text
+    return step_label(text, params)
 
 
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:

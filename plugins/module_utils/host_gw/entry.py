@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.programs import Programs
-from ..core.shell import Applied
+from ..core.shell import Applied, step_label
 from ..kernel.handles import open_rtnl, require_pyroute2
 from .host import reconcile_host_gw
 from .input import validate_host_gw
@@ -28,7 +28,7 @@ def label(params: Mapping[str, Any]) -> str:
     ('host-gw IPv4', 'host-gw IPv6 (absent)')
     """
     text = f"host-gw IPv{params.get('family')}"
-    return text + " (absent)" if params.get("state") == "absent" else text
+    return step_label(text, params)
 
 
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:

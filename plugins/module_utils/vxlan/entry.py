@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.programs import Programs
-from ..core.shell import Applied
+from ..core.shell import Applied, step_label
 from ..kernel.handles import open_rtnl, require_pyroute2
 from ..names import vxlan_ifname
 from .host import Host, reconcile_vxlan
@@ -30,7 +30,7 @@ def label(params: Mapping[str, Any]) -> str:
     """
     ifname = vxlan_ifname(params.get("vni", 1), 6 if params.get("family") == 6 else 4)
     text = f"vxlan {ifname}"
-    return text + " (absent)" if params.get("state") == "absent" else text
+    return step_label(text, params)
 
 
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:

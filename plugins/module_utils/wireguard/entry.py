@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.programs import Programs
-from ..core.shell import Applied
+from ..core.shell import Applied, step_label
 from .commands import commands_of
 from .host import WgHost, reconcile_wireguard
 from .input import validate_params
@@ -24,7 +24,7 @@ from .state import view
 def label(params: Mapping[str, Any]) -> str:
     """The restore's line label: `wireguard flannel-wg`, `... (absent)` for state=absent."""
     text = f"wireguard {params.get('device')}"
-    return text + " (absent)" if params.get("state") == "absent" else text
+    return step_label(text, params)
 
 
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
