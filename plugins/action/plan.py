@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 
-class ActionModule(ActionBase):
+class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no type information
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(
         (
@@ -93,7 +93,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
+        result: dict[str, Any] = super().run(tmp, task_vars)
         args = self._task.args
         group = args.get("group", "podnet_nodes")
         lease_path = Path(
@@ -350,7 +350,7 @@ def _unplaced(name: str, key: str, has_facts: bool, iface: str | None) -> str:
     )
 
 
-def _load_net_conf(value: object) -> object:
+def _load_net_conf(value: object) -> Mapping[str, object]:
     """`net_conf` is flannel's net-conf.json as a dict, or the path of the JSON file."""
     if value is None:
         raise ValidationError(
@@ -360,7 +360,14 @@ def _load_net_conf(value: object) -> object:
             ]
         )
     if isinstance(value, str):
-        return load_json(Path(value), "podnet_net_conf")
+        value = load_json(Path(value), "podnet_net_conf")
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            [
+                f"net_conf: {type(value).__name__} is not flannel's net-conf.json, which is a"
+                ' JSON object such as {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}'
+            ]
+        )
     return value
 
 

@@ -74,7 +74,7 @@ class LookupModule(LookupBase):  # type: ignore[misc]  # Ansible ships no type i
 def pack(package_dir: str, target: str) -> None:
     """Zip `package_dir` (a package) with its name at the top, deterministically."""
     parent = os.path.dirname(package_dir)
-    entries = []
+    entries: list[str] = []
     for root, dirs, files in os.walk(package_dir):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         entries.extend(
