@@ -159,7 +159,7 @@ def test_without_pyroute2_the_netlink_steps_fail_saying_what_to_install(monkeypa
         assert "podnet_pyroute2_provide" in outcome.error
 
 
-@pytest.mark.parametrize("version", ["0.7.2", "0.5.14", "0.10.1"])
+@pytest.mark.parametrize("version", ["0.7.2", "0.5.14", "0.7.6", "0.10.1"])
 def test_a_pyroute2_of_another_release_is_refused_naming_both_versions(
     monkeypatch, version: str
 ) -> None:
@@ -170,7 +170,7 @@ def test_a_pyroute2_of_another_release_is_refused_naming_both_versions(
     outcome = replay.run_step("vxlan", {"family": 4, "vni": 1, "state": "absent"}, True)
     assert outcome.error == (
         f"pyroute2 {version} (/usr/lib/python3/x) is not a version podnet's modules can use: "
-        f"they need pyroute2 >=0.9,<0.10, for {sys.executable}; {handles.FIX}"
+        f"they need pyroute2 >=0.7.7,<0.10, for {sys.executable}; {handles.FIX}"
     )
 
 

@@ -28,11 +28,13 @@ __all__ = [
     "require_pyroute2",
 ]
 
-# The pyroute2 releases the modules are written against (pyproject.toml pins the same): 0.9
-# added IPRoute(groups=...), which the bulk channel needs; distributions ship older ones
-# (Debian 11: 0.5.14, Debian 12: 0.7.2), which crash on it.
-SUPPORTED = ((0, 9), (0, 10))
-SUPPORTED_TEXT = ">=0.9,<0.10"
+# The pyroute2 releases the modules run with, each tested (tests/kernel/test_pyroute2_releases.py):
+# 0.7.7 (Debian 13's python3-pyroute2), 0.7.11 (Ubuntu 24.04's), 0.8.1, and 0.9.x, which
+# pyproject.toml pins and the role provides. Older ones crash on IPRoute(groups=0), which
+# the bulk channel needs (Debian 11: 0.5.14, Debian 12: 0.7.2, Ubuntu 22.04: 0.6.x).
+SUPPORTED = ((0, 7, 7), (0, 10, 0))
+SUPPORTED_TEXT = ">=0.7.7,<0.10"
+PINNED_TEXT = ">=0.9,<0.10"  # pyproject.toml's, what a fresh install should take
 
 try:
     import pyroute2
@@ -49,30 +51,35 @@ else:
 FIX = (
     "let the role provide it (podnet_pyroute2_provide: true, the default, copies the "
     "controller's pinned pyroute2 to <podnet_state_dir>/lib/pyroute2.zip), or install it for "
-    f"that Python: pip install 'pyroute2{SUPPORTED_TEXT}' (the distribution's package is "
-    "older on Debian 11/12 and Ubuntu 22.04/24.04)"
+    f"that Python: pip install 'pyroute2{PINNED_TEXT}' (the distribution's package is too "
+    "old on Debian 11/12 and Ubuntu 22.04)"
 )
 
 
-def version_of(text: str) -> tuple[int, int] | None:
-    """(major, minor) of a version string, None when it does not start with two numbers.
+def version_of(text: str) -> tuple[int, int, int] | None:
+    """(major, minor, micro) of a version string; None when it does not start with numbers.
 
-    >>> version_of("0.7.2"), version_of("0.9.7.post1"), version_of("unknown")
-    ((0, 7), (0, 9), None)
+    >>> version_of("0.7.2"), version_of("0.9.7.post1"), version_of("0.8"), version_of("x")
+    ((0, 7, 2), (0, 9, 7), (0, 8, 0), None)
     """
-    parts = text.split(".")
-    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+    numbers = []
+    for part in text.split(".")[:3]:
+        if not part.isdigit():
+            break
+        numbers.append(int(part))
+    if len(numbers) < 2:
         return None
-    return int(parts[0]), int(parts[1])
+    major, minor, *micro = numbers
+    return major, minor, micro[0] if micro else 0
 
 
 def pyroute2_problem(version: str, where: str) -> str | None:
     """Why the pyroute2 found cannot serve, or None when it can.
 
     >>> print(pyroute2_problem("0.7.2", "/usr/lib/python3/dist-packages/pyroute2"))
-    pyroute2 0.7.2 (/usr/lib/python3/dist-packages/pyroute2) is not a version podnet's modules can use: they need pyroute2 >=0.9,<0.10
-    >>> pyroute2_problem("0.9.7", "x") is None
-    True
+    pyroute2 0.7.2 (/usr/lib/python3/dist-packages/pyroute2) is not a version podnet's modules can use: they need pyroute2 >=0.7.7,<0.10
+    >>> pyroute2_problem("0.9.7", "x") is None, pyroute2_problem("0.7.7", "x") is None
+    (True, True)
     """  # noqa: E501 - a doctest's output line
     found = version_of(version)
     if found is not None and SUPPORTED[0] <= found < SUPPORTED[1]:
