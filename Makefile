@@ -128,6 +128,12 @@ INSTALLED := $(RELEASE_TREE)/ansible_collections/podnet/fabric
 # Outside the checkout, so ansible.cfg (whose collections_path finds the checkout) is not read.
 GATE_ENV := ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(RELEASE_TREE)" PATH="$(CURDIR)/$(BIN):$$PATH"
 BUNDLE := podnet-bundle-$(COLLECTION_VERSION)
+# The controller Pythons the bundle's wheels serve (ansible-core 2.19's: 3.11-3.13; Debian 12,
+# RHEL 9: 3.11, Ubuntu 24.04: 3.12, Debian 13: 3.13), on x86_64; cryptography's wheel needs
+# glibc 2.34 (RHEL 9, Ubuntu 22.04 and later, Debian 12 and later).
+BUNDLE_PYTHONS := 3.11 3.12 3.13
+BUNDLE_PLATFORMS := manylinux_2_34_x86_64 manylinux_2_28_x86_64 manylinux_2_17_x86_64 \
+	manylinux2014_x86_64
 
 build: bootstrap
 	rm -f dist/podnet-fabric-*.tar.gz
@@ -195,6 +201,12 @@ bundle: build
 	mkdir -p dist/$(BUNDLE)/collections dist/$(BUNDLE)/controller dist/$(BUNDLE)/hosts
 	cp $(TARBALL) dist/$(BUNDLE)/collections/
 	$(BIN)/pip wheel --quiet --wheel-dir dist/$(BUNDLE)/controller .
+	@# The binary wheels (cffi, MarkupSafe, PyYAML) of the other controller Pythons too.
+	for v in $(BUNDLE_PYTHONS); do \
+	  $(BIN)/pip download --quiet --only-binary=:all: --implementation cp --python-version $$v \
+	    $(BUNDLE_PLATFORMS:%=--platform %) --dest dist/$(BUNDLE)/controller \
+	    dist/$(BUNDLE)/controller/podnet-$(PODNET_VERSION)-py3-none-any.whl; \
+	done
 	@# pyroute2 is pure Python: one wheel serves every host Python 3.9+.
 	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --dest dist/$(BUNDLE)/hosts \
 	  "$$(sed -n 's/^pyroute2/pyroute2/p' requirements.txt)"
@@ -202,8 +214,7 @@ bundle: build
 	cp execution-environment.yml requirements.txt bindep.txt LICENSE dist/$(BUNDLE)/
 	cd dist/$(BUNDLE) && { \
 	  echo "podnet $(PODNET_VERSION) and podnet.fabric $(COLLECTION_VERSION), offline bundle"; \
-	  echo "controller wheels for: $$($(CURDIR)/$(BIN)/python -c 'import platform, sys; \
-	    print(platform.python_implementation(), "%d.%d" % sys.version_info[:2], platform.machine())')"; \
+	  echo "controller: CPython $(BUNDLE_PYTHONS) on Linux x86_64 with glibc 2.34 or later"; \
 	  echo; find . -type f ! -name MANIFEST.txt | sort; } > MANIFEST.txt
 	cd dist/$(BUNDLE) && find . -type f ! -name SHA256SUMS -printf '%P\n' | sort \
 	  | xargs sha256sum > SHA256SUMS
@@ -228,7 +239,13 @@ bundle-check: bundle
 	    venv/bin/ansible-doc podnet.fabric.vxlan >/dev/null; \
 	    venv/bin/ansible-doc -t role podnet.fabric.node >/dev/null; \
 	    venv/bin/python -c "import pyroute2, podnet"; \
-	    echo "bundle installed and used with no network"'; \
+	    for v in $(BUNDLE_PYTHONS); do \
+	      venv/bin/pip install --quiet --dry-run --ignore-installed --no-index \
+	        --find-links $(BUNDLE)/controller --only-binary=:all: --implementation cp \
+	        --python-version $$v $(BUNDLE_PLATFORMS:%=--platform %) --target tgt podnet \
+	      || { echo "the bundle cannot install podnet on CPython $$v"; exit 1; }; \
+	    done; \
+	    echo "bundle installed and used with no network; complete for CPython $(BUNDLE_PYTHONS)"'; \
 	echo "gate bundle-check: $$((SECONDS - start)) s"
 
 # The execution environment's build context (context/), as `ansible-builder build` would make
