@@ -241,8 +241,9 @@ def test_one_line_per_step_and_the_totals() -> None:
 
 
 def render_restore(state_dir: Path) -> Path:
-    """roles/node/templates/restore.j2 rendered as the role renders it (the Ansible lookups
-    and filters it uses, done here with the standard library), made executable."""
+    """roles/node/templates/restore.j2 rendered as the role renders it (the Ansible lookups,
+    filters and the sources its find task lists, done here with the standard library),
+    made executable."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(REPO / "roles" / "node" / "templates"),
         trim_blocks=True,  # ansible.builtin.template's default
@@ -250,13 +251,21 @@ def render_restore(state_dir: Path) -> Path:
     )
     env.filters["to_json"] = json.dumps
     env.filters["relpath"] = os.path.relpath
-    env.globals["query"] = lambda _name, pattern: glob.glob(pattern)
     env.globals["lookup"] = lambda _name, path, rstrip=True: Path(path).read_text()
     text = env.get_template("restore.j2").render(
         ansible_facts={"python": {"executable": sys.executable}},
         inventory_hostname="node1",
         podnet_state_dir=str(state_dir),
         podnet_restore_module_utils=str(REPO / "plugins" / "module_utils"),
+        # What restore.yml's ansible.builtin.find (recurse, *.py) registers.
+        podnet_restore_sources={
+            "files": [
+                {"path": path}
+                for path in glob.glob(
+                    str(REPO / "plugins" / "module_utils" / "**" / "*.py"), recursive=True
+                )
+            ]
+        },
     )
     program = state_dir / "restore"
     program.write_text(text)
