@@ -146,6 +146,10 @@ $(INSTALLED): build
 # Gates a release must pass; in `make test`. Each prints its time. ansible-test sanity is
 # `make sanity`, outside `make test` until plugins/ passes it.
 release: build $(INSTALLED) ee-context
+	@# The allow-list holds: nothing of the checkout's own, no inventory, no lease file.
+	@if tar -tzf $(TARBALL) | grep -E '^(tests|inventories|\.venv|\.ci|build|dist)/|^(Makefile|ansible\.cfg|site\.yml|reset\.yml|pyproject\.toml)$$|(^|/)(hosts\.ya?ml|podnet-leases\.ya?ml)$$'; \
+	then echo "the tarball ships the files above: see manifest in galaxy.yml"; exit 1; fi
+	@echo "tarball: $$(tar -tzf $(TARBALL) | grep -vc '/$$') files, $$(stat -c %s $(TARBALL)) bytes"
 	@# CHANGELOG.md is generated from changelogs/: fragments lint, and no hand edits.
 	@start=$$SECONDS; \
 	$(GATE_ENV) $(BIN)/antsibull-changelog lint; \
