@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: pyroute2_zip
-author: podnet maintainers
+author: podnet maintainers (@podnet)
 short_description: the controller's pyroute2 packed as one zip that a host's Python imports
 version_added: 1.0.0
 description:

@@ -96,7 +96,7 @@ notes:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 author:
-  - podnet maintainers
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""
@@ -132,8 +132,8 @@ changes:
       description: The path.
       type: str
     reason:
-      description: C(missing), C(content differs), C(mode: <current> vs <wanted>) or
-        C(not wanted).
+      description: "C(missing), C(content differs), C(mode: <current> vs <wanted>) or
+        C(not wanted)."
       type: str
   sample:
     - op: replace
@@ -173,7 +173,10 @@ ARGUMENT_SPEC = {
         },
     },
     "files": {"type": "list", "elements": "dict", "default": [], "options": file_options(False)},
+    # Only each file's content is secret (its no_log above); the paths and modes are not, and
+    # stay in the output and the diff.
     "secret_files": {
+        "no_log": False,
         "type": "list",
         "elements": "dict",
         "default": [],

@@ -47,8 +47,10 @@ requirements:
 notes:
   - A malformed subnet or network line in O(path) fails the task, naming the key and value;
     a missing file is no error (the host has no flannel, or /run was cleared by a reboot).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 author:
-  - podnet authors
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""
@@ -59,6 +61,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Always false - the module only reads.
+  returned: always
+  type: bool
+  sample: false
 args:
   description: The module's arguments as Ansible normalised them (defaults filled, types
     converted).

@@ -92,13 +92,22 @@ attributes:
     details: Shows the lease file before and after.
   action:
     support: full
+    details: Everything runs in the action plugin, on the controller.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+    details: Run it with C(run_once); it plans every host of O(group) whatever the play's hosts.
   platform:
     platforms: posix
 notes:
   - The library (C(podnet)) is imported from the controller's Python, or from the C(library/)
     directory shipped inside the collection.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 author:
-  - podnet authors
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""
@@ -157,11 +166,29 @@ lease_file:
   type: str
 """
 
-if __name__ == "__main__":
+# Ansible wants the documentation strings above the imports.
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+# The options above as an argument spec, only so that a run that reaches a host fails the
+# usual way (ansible-test checks that it matches DOCUMENTATION).
+ARGUMENT_SPEC = {
+    "net_conf": {"type": "raw", "required": True},
+    "group": {"type": "str", "default": "podnet_nodes"},
+    "lease_file": {"type": "path"},
+    "service_cidrs": {"type": "list", "elements": "str", "default": []},
+    "ip_masq": {"type": "bool", "default": True},
+    "cni_mode": {"type": "str", "choices": ["bridge", "flannel"], "default": "bridge"},
+    "require_keys": {"type": "bool", "default": False},
+    "psk_only": {"type": "bool", "default": False},
+}
+
+
+def main() -> None:
     # Only the action plugin of the same name does anything; reaching a host means the
     # collection's action plugins were not found.
-    import json
-    import sys
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg="podnet.fabric.plan runs on the controller only")
 
-    print(json.dumps({"failed": True, "msg": "podnet.fabric.plan runs on the controller only"}))
-    sys.exit(1)
+
+if __name__ == "__main__":
+    main()

@@ -153,7 +153,7 @@ extends_documentation_fragment:
 seealso:
   - module: podnet.fabric.wireguard_key
 author:
-  - podnet maintainers
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""

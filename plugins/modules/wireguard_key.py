@@ -75,7 +75,7 @@ extends_documentation_fragment:
 seealso:
   - module: podnet.fabric.wireguard
 author:
-  - podnet maintainers
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""

@@ -6,10 +6,13 @@ a failed step); nothing else reaches them. Subclasses only choose how the proble
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 # A message lists this many problems, then counts the rest: ten lines are enough to act on.
 SHOWN = 10
+
+T = TypeVar("T")
 
 
 class PodnetError(Exception):
@@ -42,3 +45,23 @@ def listing(headline: str, problems: Iterable[str], limit: int | None = None) ->
     if limit is not None and len(items) > limit:
         shown = [*shown, f"... and {len(items) - limit} more"]
     return headline + ":\n- " + "\n- ".join(shown)
+
+
+def required(value: T | None, problem: str, error: Callable[[list[str]], PodnetError]) -> T:
+    """`value`, which the module's validation already required; if None all the same,
+    `error([problem])`.
+
+    The check stays a failed task naming the field, not an `assert` (which `python -O`
+    drops, and which ansible-test refuses in module_utils).
+
+    >>> required(1450, "mtu: required when state=present", lambda p: PodnetError(p[0], p))
+    1450
+    >>> try:
+    ...     required(None, "mtu: required when state=present", lambda p: PodnetError(p[0], p))
+    ... except PodnetError as exc:
+    ...     print(exc.problems)
+    ['mtu: required when state=present']
+    """
+    if value is None:
+        raise error([problem])
+    return value

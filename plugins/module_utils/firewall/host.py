@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..core.changes import Change
 from ..core.errors import PodnetError
@@ -27,12 +27,13 @@ from .nftables import parse_tables, render_nft_script
 from .state import FirewallState, render_texts
 from .want import WantedChain, WantedTable, wanted_chains, wanted_tables
 
-if TYPE_CHECKING:  # aliases for annotations only: `X | None` at runtime needs Python 3.10
+if TYPE_CHECKING:  # aliases for annotations only
     from collections.abc import Callable
 
+    # Optional, not `X | None`: an alias is an expression, and hosts run Python 3.9.
     # run(args, stdin text or None) -> (rc, stdout, stderr); which(name) -> path or None.
-    Run = Callable[[list[str], str | None], tuple[int, str, str]]
-    Which = Callable[[str], str | None]
+    Run = Callable[[list[str], Optional[str]], tuple[int, str, str]]
+    Which = Callable[[str], Optional[str]]
 
 # go-iptables' HasRandomFully, which flannel uses: iptables >= 1.6.2 has --random-fully.
 RANDOM_FULLY_SINCE = (1, 6, 2)
@@ -88,13 +89,13 @@ def probe_random_fully(request: MasqueradeRequest, host: FirewallHost) -> dict[i
         return support
     for family in FAMILIES:
         if request.wants(IPTABLES, family):
-            _, out, _ = host.call(family.iptables, ["--version"])
+            _rc, out, _err = host.call(family.iptables, ["--version"])
             found = re.search(r"v(\d+)\.(\d+)\.(\d+)", out)
             version = tuple(int(part) for part in found.groups()) if found else (0, 0, 0)
             support[family.version] = version >= RANDOM_FULLY_SINCE
         elif request.wants(NFTABLES, family):
             probe = NFT_PROBE.format(family=family.nft_family)
-            rc, _, _ = host.call("nft", ["--check", "-f", "-"], probe)
+            rc, _out, _err = host.call("nft", ["--check", "-f", "-"], probe)
             support[family.version] = rc == 0
     return support
 
@@ -166,7 +167,10 @@ def apply_changes(host: FirewallHost, changes: list[Change]) -> None:
             host.check(tool, args, script)
         except FirewallError as exc:
             applied = ", ".join(done) or "nothing"
-            raise FirewallError(f"{exc}; already applied: {applied}; script:\n{script}") from exc
+            # `from None`: this message holds the failed command's whole. (ansible-test's
+            # pylint misreads `from exc` here as a cause that is not an exception.)
+            message = f"{exc}; already applied: {applied}; script:\n{script}"
+            raise FirewallError(message) from None
         done.append(" ".join(str(part) for part in key))
 
 

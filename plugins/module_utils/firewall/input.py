@@ -12,12 +12,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from ..core.errors import PodnetError
 
-if TYPE_CHECKING:  # an alias for annotations only: `X | Y` at runtime needs Python 3.10
-    IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+if TYPE_CHECKING:  # an alias for annotations only
+    # Union, not `X | Y`: an alias is an expression, and hosts run Python 3.9.
+    IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 class Tools(Protocol):

@@ -66,7 +66,7 @@ def parse_subnet_env(text: str, path: str) -> dict[str, Any]:
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, value = line.partition("=")
+        key, _eq, value = line.partition("=")
         values[key.strip()] = value.strip()
     result: dict[str, Any] = {"values": values}
     problems: list[str] = []

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.changes import DELETE, Change
+from ..core.errors import required
 from ..core.reconcile import reconcile
 from ..kernel.handles import get_link
 from ..kernel.routes import Route, TableMain, as_route, route_change_request, split_table_main
 from ..kernel.wire import NetlinkFailure, Request, RouteMsg, RtnlWire, dump_routes
 from .diff import diff_routes, slot_conflicts
-from .input import HostGwError, HostGwInputError, HostGwParams
+from .input import DEV_REQUIRED, HostGwError, HostGwInputError, HostGwParams
 from .want import off_segment, off_segment_problem, plan_routes
 
 # What the kernel answers when a route's gateway is not on-link through its device
@@ -136,10 +137,10 @@ def check_before_writing(
                 "the underlay interface that carries this node's public IP"
             ]
         )
-    assert params.dev is not None
+    dev = required(params.dev, DEV_REQUIRED, HostGwInputError)
     problems = slot_conflicts(desired, reading.table.foreign, reading.names)
     problems += [
-        off_segment_problem(peer.name, peer.public_ip, params.dev)
+        off_segment_problem(peer.name, peer.public_ip, dev)
         for peer in off_segment(params.peers, reading.main, reading.dev_index)
     ]
     if problems:

@@ -19,6 +19,7 @@ from ..kernel.ipnet import AF_BY_VERSION, Cidr, HostBitsError, parse_cidr, parse
 PEER_KEYS = ("name", "subnet", "public_ip")
 # IFNAMSIZ is 16 bytes with the terminating NUL.
 IFNAME_MAX = 15
+DEV_REQUIRED = "dev: required when state=present (the underlay interface)"
 
 
 class HostGwError(PodnetError):
@@ -124,7 +125,7 @@ def validate_host_gw(args: Mapping[str, Any]) -> HostGwParams:
     dev = args.get("dev") or None
     present = state == "present"
     if present and dev is None:
-        checks.problems.append("dev: required when state=present (the underlay interface)")
+        checks.problems.append(DEV_REQUIRED)
     if dev is not None and (len(dev) > IFNAME_MAX or "/" in dev or dev.strip() != dev):
         checks.problems.append(
             f"dev: {dev!r} is not an interface name (at most {IFNAME_MAX} characters, "
@@ -132,9 +133,9 @@ def validate_host_gw(args: Mapping[str, Any]) -> HostGwParams:
         )
     # state=absent deletes everything owned in `network`, so peers do not matter to it.
     peers = _peers(checks, args.get("peers") or [], network) if present else []
-    if checks.problems:
+    # A missing or bad network is one of the problems (checks.cidr lists it).
+    if checks.problems or network is None:
         raise HostGwInputError(checks.problems)
-    assert network is not None  # a missing or bad one is a problem above
     return HostGwParams(state, family, network, dev, tuple(peers))
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..core.errors import required
 from ..kernel.ipnet import AF_BY_VERSION, Cidr, parse_cidr, parse_ip
 from ..kernel.routes import Route, direct_routes
 from ..kernel.wire import RT_SCOPE_UNIVERSE, RTN_UNICAST, RouteMsg
-from .input import HostGwParams, HostGwPeer
+from .input import DEV_REQUIRED, HostGwInputError, HostGwParams, HostGwPeer
 
 
 def plan_routes(params: HostGwParams) -> dict[str, Route]:
@@ -31,8 +32,8 @@ def plan_routes(params: HostGwParams) -> dict[str, Route]:
     """
     if params.state != "present":
         return {}
-    assert params.dev is not None  # validated
-    return direct_routes(params.peers, params.family, params.dev)
+    dev = required(params.dev, DEV_REQUIRED, HostGwInputError)
+    return direct_routes(params.peers, params.family, dev)
 
 
 def connected_prefixes(main: Iterable[RouteMsg], dev_index: int) -> list[Cidr]:

@@ -133,5 +133,5 @@ class Inside:
         """A route's `dst/len` lies inside: its prefix is at least as long, its start inside."""
         if self.network is None:
             return False
-        text, _, plen = dst.partition("/")
+        text, _slash, plen = dst.partition("/")
         return int(plen) >= self.network.prefixlen and self.address(text)

@@ -306,7 +306,7 @@ def route_request(
     A delete names the route exactly (gateway, device, metric, proto) so it can only hit
     the route that was read; scope NOWHERE and type 0 mean "any" to the kernel's lookup.
     """
-    net, _, plen = dst.partition("/")
+    net, _slash, plen = dst.partition("/")
     attrs = _attr(RTA_DST, _pack_ip(family, net))
     if gateway is not None:
         attrs += _attr(RTA_GATEWAY, _pack_ip(family, gateway))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from ..core.changes import ADD, REPLACE, Change
 from ..core.errors import PodnetError
@@ -19,7 +19,8 @@ from ..core.reconcile import reconcile
 from ..core.shell import Applied
 
 # (content, mode): what is there (None, None when the file is missing) or what is wanted.
-FileState = tuple[bytes | None, int | None]
+# Optional, not `X | None`: this alias is evaluated at import, and hosts run Python 3.9.
+FileState = tuple[Optional[bytes], Optional[int]]
 
 
 def label(spec: Mapping[str, Any]) -> str:

@@ -190,33 +190,38 @@ def summarize(changes: Iterable[Change]) -> str:
     return "; ".join(parts)
 
 
+def _write(text: str, to: TextIO) -> None:
+    """`text` as one line on `to` (what print does; this program's output is its report)."""
+    to.write(text + "\n")
+
+
 def report(outcomes: Sequence[Outcome], out: TextIO, err: TextIO, verbose: bool = False) -> int:
     """One line per step, the warnings, a last line with the totals; the exit status."""
     for outcome in outcomes:
         for warning in outcome.warnings:
-            print(f"{outcome.label}: warning: {warning}", file=err)
+            _write(f"{outcome.label}: warning: {warning}", to=err)
         if outcome.error is not None:
-            print(f"{outcome.label}: FAILED: {outcome.error}", file=err)
+            _write(f"{outcome.label}: FAILED: {outcome.error}", to=err)
         elif outcome.changes:
-            print(f"{outcome.label}: changed: {summarize(outcome.changes)}", file=out)
+            _write(f"{outcome.label}: changed: {summarize(outcome.changes)}", to=out)
             for change in outcome.changes if verbose else ():
-                print(f"    {change.op} {change.kind} {change.key}: {change.reason}", file=out)
+                _write(f"    {change.op} {change.kind} {change.key}: {change.reason}", to=out)
         else:
-            print(f"{outcome.label}: unchanged", file=out)
+            _write(f"{outcome.label}: unchanged", to=out)
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     changes = sum(len(outcome.changes) for outcome in outcomes)
     touched = sum(1 for outcome in outcomes if outcome.changes)
     if failed:
-        print(
+        _write(
             f"restore: FAILED: {len(failed)} of {len(outcomes)} steps failed "
             f"({', '.join(outcome.label for outcome in failed)}); {changes} changes made",
-            file=err,
+            to=err,
         )
         return 1
     if changes:
-        print(f"restore: {changes} changes in {touched} of {len(outcomes)} steps", file=out)
+        _write(f"restore: {changes} changes in {touched} of {len(outcomes)} steps", to=out)
     else:
-        print(f"restore: nothing to change ({len(outcomes)} steps)", file=out)
+        _write(f"restore: nothing to change ({len(outcomes)} steps)", to=out)
     return 0
 
 
@@ -241,7 +246,7 @@ def main(
     try:
         record = load_record(os.path.join(state_dir, "applied.json"))
     except ReplayError as exc:
-        print(f"restore: FAILED: {exc}", file=err or sys.stderr)
+        _write(f"restore: FAILED: {exc}", to=err or sys.stderr)
         return 1
     outcomes = replay(record, check_mode=options.check)
     return report(outcomes, out or sys.stdout, err or sys.stderr, verbose=options.verbose)

@@ -41,8 +41,11 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     del programs
     require_pyroute2()  # first: without it nothing else can be told
     valid = validate_params(params)
-    with open_rtnl() as (ipr, wire), Host(ipr, wire=wire) as host:
-        result = reconcile_vxlan(host, valid, check_mode=check_mode)
+    # Two statements, not one with two items: pylint (ansible-test sanity) reads `ipr` and
+    # `wire` in the second item as used before assignment.
+    with open_rtnl() as (ipr, wire):  # noqa: SIM117
+        with Host(ipr, wire=wire) as host:
+            result = reconcile_vxlan(host, valid, check_mode=check_mode)
     return Applied(
         result.changes,
         before=view(result.before),

@@ -72,6 +72,11 @@ class VxlanParams:
         return AF_BY_VERSION[self.family]
 
 
+def missing_problem(key: str) -> str:
+    """The problem of a field that state=present requires and the input lacks."""
+    return f"{key}: required when state=present"
+
+
 # --- validation ------------------------------------------------------------------------
 
 
@@ -106,7 +111,7 @@ def validate_params(args: Mapping[str, Any]) -> VxlanParams:
     if present:
         required = ("dev", "local", "mtu", "vtep_mac", "subnet", "network")
         missing = [key for key in required if args.get(key) in (None, "")]
-        problems.extend(f"{key}: required when state=present" for key in missing)
+        problems.extend(missing_problem(key) for key in missing)
     local = _address(problems, "local", args.get("local"), family)
     vtep_mac = _mac(problems, "vtep_mac", args.get("vtep_mac"))
     subnet = _network(problems, "subnet", args.get("subnet"), family)

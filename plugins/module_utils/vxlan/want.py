@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..kernel.ipnet import parse_cidr, parse_ip  # noqa: F401  (parse_cidr: doctest)
+from ..core.errors import required
+from ..kernel.ipnet import parse_ip
 from ..kernel.routes import Route, default_priority, direct_routes, route_key
 from ..kernel.wire import RTN_UNICAST
-from .input import Peer, VxlanInputError, VxlanParams
+from .input import Peer, VxlanInputError, VxlanParams, missing_problem
 from .state import (
     NUD_PERMANENT,
     VXLAN_DEFAULT_PORT,
@@ -57,41 +58,44 @@ def plan_vxlan(
     family, ifname = params.af, params.ifname
     if params.state != "present":
         return VxlanState(family, ifname)
-    assert params.subnet is not None and params.vtep_mac is not None  # validated
-    assert params.local is not None and params.mtu is not None and params.dev is not None
+    # validate_vxlan requires these with state=present.
+    subnet = required(params.subnet, missing_problem("subnet"), VxlanInputError)
+    vtep_mac = required(params.vtep_mac, missing_problem("vtep_mac"), VxlanInputError)
+    local = required(params.local, missing_problem("local"), VxlanInputError)
+    mtu = required(params.mtu, missing_problem("mtu"), VxlanInputError)
+    dev = required(params.dev, missing_problem("dev"), VxlanInputError)
     problems = []
     if underlay is None:
         problems.append(
-            f"dev: {params.dev!r} does not exist on this host (network namespace); "
+            f"dev: {dev!r} does not exist on this host (network namespace); "
             "name the underlay interface that carries local"
         )
-    elif params.mtu > underlay.mtu - OVERHEAD[params.family]:
+    elif mtu > underlay.mtu - OVERHEAD[params.family]:
         problems.append(
-            f"mtu: {params.mtu} does not fit {underlay.name} (MTU {underlay.mtu}): VXLAN over "
+            f"mtu: {mtu} does not fit {underlay.name} (MTU {underlay.mtu}): VXLAN over "
             f"IPv{params.family} needs {OVERHEAD[params.family]} bytes, so at most "
             f"{underlay.mtu - OVERHEAD[params.family]}"
         )
-    if problems:
+    if problems or underlay is None:  # a missing underlay is one of the problems
         raise VxlanInputError(problems)
-    assert underlay is not None
     device = Device(
         ifname=ifname,
         kind="vxlan",
         vni=params.vni,
         link=underlay.index,
-        local=params.local,
+        local=local,
         port=params.port or VXLAN_DEFAULT_PORT,
         gbp=params.gbp,
         learning=params.learning,
         ttl=0,
-        mtu=params.mtu,
-        address=params.vtep_mac,
+        mtu=mtu,
+        address=vtep_mac,
         txqlen=0,
         up=True,
         dev=underlay.name,
         accept_ra=0,
     )
-    own = Address(params.subnet.address, params.subnet.max_prefixlen)
+    own = Address(subnet.address, subnet.max_prefixlen)
     on_link = on_link_peers(params.peers, main_routes) if params.direct_routing else set()
     # A direct peer gets host-gw's route (on no named device: the kernel picks the
     # underlay) and no tunnel objects; the others a neighbour, an FDB entry and an onlink
@@ -129,7 +133,7 @@ def on_link_peers(peers: Iterable[Peer], main_routes: Sequence[Any]) -> set[str]
     >>> from types import SimpleNamespace as R
     >>> routes = [R(dst="192.0.2.0/24", priority=0, type=1, gateway=None, multipath=False),
     ...           R(dst="0.0.0.0/0", priority=0, type=1, gateway="192.0.2.1", multipath=False)]
-    >>> net = parse_cidr
+    >>> from ..kernel.ipnet import parse_cidr as net
     >>> peers = [Peer("a", net("10.0.1.0/24"), "192.0.2.12", "0a:00:00:00:00:01"),
     ...          Peer("b", net("10.0.2.0/24"), "198.51.100.7", "0a:00:00:00:00:02")]
     >>> sorted(on_link_peers(peers, routes))
@@ -137,7 +141,7 @@ def on_link_peers(peers: Iterable[Peer], main_routes: Sequence[Any]) -> set[str]
     """
     by_length: dict[int, dict[int, Any]] = {}
     for route in main_routes:
-        text, _, length = route.dst.partition("/")
+        text, _slash, length = route.dst.partition("/")
         plen = int(length)
         net = parse_ip(text)[1]
         best = by_length.setdefault(plen, {}).get(net)

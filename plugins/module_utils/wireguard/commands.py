@@ -10,7 +10,7 @@ stdout (`wg show dump` prints private keys).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from .keys import Secret, WgError
 
@@ -20,9 +20,10 @@ if TYPE_CHECKING:  # aliases for annotations only
     from ..core.programs import Programs
 
     # run(args, stdin text or None, extra environment or None) -> (rc, stdout, stderr)
-    Run = Callable[[list[str], str | None, Mapping[str, str] | None], tuple[int, str, str]]
+    # Optional, not `X | None`: an alias is an expression, and hosts run Python 3.9.
+    Run = Callable[[list[str], Optional[str], Optional[Mapping[str, str]]], tuple[int, str, str]]
     # which(program name or path) -> absolute path, or None when it is not installed
-    Which = Callable[[str], str | None]
+    Which = Callable[[str], Optional[str]]
 
 # program -> the Debian/Ubuntu package that ships it, for the hint in an error.
 PACKAGES = {

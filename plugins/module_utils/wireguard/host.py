@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..core.changes import ADD, DELETE, Change
+from ..core.errors import required
 from ..core.reconcile import reconcile
 from ..kernel.routes import DEFAULT_METRIC, SCOPE_WORDS, Route
 from .commands import Commands
 from .diff import diff_wireguard
-from .input import WgParams
+from .input import KEY_FILE_REQUIRED, WgInputError, WgParams
 from .keyfile import public_key_of, read_key_file, require_key
 from .keys import Secret, WgError
 from .probe import KERNEL, USERSPACE, probe_host
@@ -134,16 +135,16 @@ def _read_link(host: WgHost, ifname: str) -> Link | None:
 
 def own_public_key(host: WgHost, params: WgParams, check_mode: bool) -> str | None:
     """This node's public key, from the key file; None in check mode before it exists."""
-    assert params.key_file is not None  # validated: required when present
-    found = read_key_file(params.key_file)
+    key_file = required(params.key_file, KEY_FILE_REQUIRED, WgInputError)
+    found = read_key_file(key_file)
     if found is None:
         if check_mode:
             return None
         raise WgError(
-            f"key_file: {params.key_file} does not exist; create it first with "
+            f"key_file: {key_file} does not exist; create it first with "
             "podnet.fabric.wireguard_key (state=present)"
         )
-    key = require_key(found, params.key_file)
+    key = require_key(found, key_file)
     host.hide(key.reveal())
     return public_key_of(host.commands, key)
 
@@ -294,11 +295,11 @@ def _delete_link(host: WgHost, params: WgParams, before: WgState) -> None:
 
 
 def _apply_interface(host: WgHost, params: WgParams, change: Change) -> None:
-    assert params.key_file is not None
+    key_file = required(params.key_file, KEY_FILE_REQUIRED, WgInputError)
     words = []
     changed = change.spec["changed"]
     if "public_key" in changed:
-        words += ["private-key", params.key_file]
+        words += ["private-key", key_file]
     if "listen_port" in changed:
         words += ["listen-port", str(change.spec["listen_port"])]
     if "fwmark" in changed:

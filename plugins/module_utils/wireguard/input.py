@@ -21,6 +21,7 @@ PEER_KEYS = ("name", "public_key", "endpoint", "allowed_ips")
 IFNAMSIZ = 16  # the kernel's limit, NUL included: names have at most 15 characters
 IPV6_MIN_MTU = 1280  # RFC 8200; below it the kernel turns IPv6 off on the device
 IPV4_MIN_MTU = 68
+KEY_FILE_REQUIRED = "key_file: required when state=present"
 
 
 class WgInputError(WgError):
@@ -75,7 +76,7 @@ def validate_params(args: Mapping[str, Any]) -> WgParams:
 
     key_file = args.get("key_file")
     if not key_file:
-        problems.append("key_file: required when state=present")
+        problems.append(KEY_FILE_REQUIRED)
     elif not os.path.isabs(str(key_file)):
         problems.append(f"key_file: {key_file!r} is not an absolute path")
     listen_port = _int_in(problems, "listen_port", args.get("listen_port", 51820), 1, 65535)
@@ -91,9 +92,9 @@ def validate_params(args: Mapping[str, Any]) -> WgParams:
     if psk not in (None, "") and not is_wireguard_key(psk):
         problems.append(f"psk: the value given (not shown: it is secret) is not {KEY_RULE}")
     peers = _peers(problems, args.get("peers") or [])
-    if problems:
+    # _int_in returns None only after listing its problem.
+    if problems or listen_port is None or mtu is None or keepalive is None:
         raise WgInputError(problems)
-    assert listen_port is not None and mtu is not None and keepalive is not None
     return WgParams(
         state=state,
         device=device,
