@@ -72,7 +72,7 @@ attributes:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 author:
-  - podnet maintainers
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""

@@ -53,7 +53,7 @@ notes:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 author:
-  - podnet maintainers
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""

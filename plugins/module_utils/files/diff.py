@@ -21,6 +21,19 @@ class Wanted:
     absent: tuple[str, ...] = ()
     secrets: frozenset[str] = frozenset()
 
+    @property
+    def directory_paths(self) -> list[str]:
+        return [path for path, _mode in self.directories]
+
+    @property
+    def file_paths(self) -> list[str]:
+        return [path for path, _content, _mode in self.files]
+
+    @property
+    def all_paths(self) -> list[str]:
+        """Every path named: directories, files, then the files that must go."""
+        return [*self.directory_paths, *self.file_paths, *self.absent]
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -90,9 +103,8 @@ def view(wanted: Wanted, seen: Seen | None) -> dict[str, str | None]:
     ...      {"/k": Entry("file", 0o600, b"s")})
     {'/k': '0600 (secret)'}
     """
-    paths = [p for p, _ in wanted.directories] + [p for p, _, _ in wanted.files]
     shown: dict[str, str | None] = {}
-    for path in [*paths, *wanted.absent]:
+    for path in wanted.all_paths:
         entry = (seen or {}).get(path)
         if entry is None:
             shown[path] = None

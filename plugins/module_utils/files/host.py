@@ -14,9 +14,8 @@ from .diff import Entry, Seen, Wanted
 def read_paths(wanted: Wanted) -> Seen:
     """What each wanted path holds now (a file's content only for the files written)."""
     seen: Seen = {}
-    contents = {path for path, _, _ in wanted.files}
-    paths = [p for p, _ in wanted.directories] + [p for p, _, _ in wanted.files]
-    for path in [*paths, *wanted.absent]:
+    contents = set(wanted.file_paths)
+    for path in wanted.all_paths:
         try:
             info = os.lstat(path)
             kind = "dir" if stat.S_ISDIR(info.st_mode) else "file"
@@ -38,12 +37,12 @@ def check_kinds(wanted: Wanted, seen: Seen) -> None:
     """Refuse, before any write, a path that holds another kind of object than wanted."""
     problems = [
         f"{path}: is not a directory; move it away, podnet wants a directory there"
-        for path, _ in wanted.directories
+        for path in wanted.directory_paths
         if path in seen and seen[path].kind != "dir"
     ]
     problems += [
         f"{path}: is not a regular file; move it away, podnet writes a file there"
-        for path in [p for p, _, _ in wanted.files] + list(wanted.absent)
+        for path in [*wanted.file_paths, *wanted.absent]
         if path in seen and seen[path].kind != "file"
     ]
     if problems:
