@@ -54,7 +54,7 @@ from podnet import (
     parse_nodes,
     plan_fleet,
 )
-from podnet.adopt import OBSERVED_FACT, read_observed
+from podnet.adopt import OBSERVED_FACT, check_unknown_subnets, read_observed
 from podnet.cli.files import load_json, load_yaml, render_lease_file, write_atomically
 from podnet.errors import raise_if
 from podnet.fields import IPNetwork, is_wireguard_key, read_cidrs
@@ -190,6 +190,14 @@ def plan_hosts(
     keys: dict[str, str] = {}
     if conf.backend.type is BackendType.WIREGUARD:
         keys = public_keys_of(names, hostvars, leases, require_keys, problems)
+    if problems:
+        # Every problem at once: the planner's rule for subnets nobody can know too, over
+        # the nodes that could be described (the rest are named above already).
+        described = [node for node in raw_nodes if not _named_in(node["name"], problems)]
+        try:
+            check_unknown_subnets(conf, parse_nodes(described), leases, problems)
+        except ValidationError as error:
+            problems.extend(error.problems)
     raise_if(problems)
     plan = plan_fleet(
         conf,
@@ -411,3 +419,8 @@ def _int(value: object) -> int | None:
         return int(str(value))
     except ValueError:
         return value  # type: ignore[return-value]  # parse_nodes names the bad value
+
+
+def _named_in(name: str, problems: Sequence[str]) -> bool:
+    """Whether a problem is about node `name` (problems start `<name>.` or `<name>:`)."""
+    return any(problem.startswith((f"{name}.", f"{name}:")) for problem in problems)

@@ -214,3 +214,19 @@ def test_a_podnet_found_earlier_on_the_path_does_not_shadow_the_bundled_library(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(repo / "library" / "podnet" / "__init__.py")
+
+
+def test_a_node_nobody_can_place_and_one_whose_subnet_is_unknown_are_both_named() -> None:
+    """Every problem at once: n3 (no address anywhere) stops the plan, and so does n2 (an
+    address, but not read and no lease line), in the same message."""
+    from podnet.adopt import OBSERVED_FACT  # noqa: PLC0415
+
+    hostvars = {
+        "n1": {"ansible_facts": facts(), OBSERVED_FACT: {"devices": []}},
+        "n2": {"podnet_public_ip": "192.0.2.12"},
+        "n3": {},
+    }
+    conf = parse_net_conf(BASE_CONF)
+    problems = problems_of(lambda: plan_hosts(conf, ["n1", "n2", "n3"], hostvars, {}, []))
+    assert [problem.split(":")[0] for problem in problems] == ["n3.podnet_public_ip", "n2"]
+    assert "n2: its IPv4 subnet is unknown" in problems[1]
