@@ -16,8 +16,9 @@ description:
     path (zipimport), so the role copies this file to a host and the podnet modules and the
     boot restore import pyroute2 from it, whatever the distribution ships (Debian 12's
     0.7.2 lacks what the modules use).
-  - The zip is built once per pyroute2 version, in O(cache_dir), with fixed timestamps and
-    file order, so its checksum is stable and the copy to a host is unchanged on later runs.
+  - The zip is built once per pyroute2 version, as C(<cache_dir>/pyroute2-<version>/pyroute2.zip),
+    with fixed timestamps and file order, so its checksum is stable and the copy to a host
+    is unchanged on later runs.
   - Nothing is downloaded.
 options:
   cache_dir:
@@ -27,10 +28,10 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Pinned pyroute2 for the modules
+- name: Pinned pyroute2 for the modules (makes /etc/podnet/lib/pyroute2.zip)
   ansible.builtin.copy:
     src: "{{ lookup('podnet.fabric.pyroute2_zip') }}"
-    dest: /etc/podnet/lib/pyroute2.zip
+    dest: /etc/podnet/lib/
     mode: "0644"
 """
 
@@ -64,9 +65,11 @@ class LookupModule(LookupBase):  # type: ignore[misc]  # Ansible ships no type i
             ) from None
         version = str(getattr(pyroute2, "__version__", "unknown"))
         cache = os.path.expanduser(str(self.get_option("cache_dir")))
-        target = os.path.join(cache, f"pyroute2-{version}.zip")
+        # One directory per version, one fixed file name: the role copies it into a
+        # directory, so a host holds pyroute2.zip whatever the version (no stale copies).
+        target = os.path.join(cache, f"pyroute2-{version}", "pyroute2.zip")
         if not os.path.exists(target):
-            os.makedirs(cache, exist_ok=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             pack(os.path.dirname(os.path.abspath(pyroute2.__file__)), target)
         return [target]
 

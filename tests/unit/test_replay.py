@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import types
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,24 @@ def test_a_traceback_from_the_embedded_code_shows_its_lines(tmp_path: Path) -> N
     )
     assert 'File "podnet_restore/restore/replay.py"' in done.stderr
     assert "groups.setdefault((change.op, change.kind), []).append(change)" in done.stderr
+
+
+def test_the_restore_program_imports_the_provided_pyroute2_first(tmp_path: Path) -> None:
+    """With <state_dir>/lib/pyroute2.zip there (podnet_pyroute2_provide), the program imports
+    that pyroute2 before the host's own, as the role's modules do: here a stand-in whose
+    version the modules refuse, so the step's message shows which one was imported."""
+    state = record(
+        tmp_path, steps=[{"module": "vxlan", "runs": [{"family": 4, "vni": 1, "state": "absent"}]}]
+    )
+    (tmp_path / "lib").mkdir()
+    with zipfile.ZipFile(tmp_path / "lib" / "pyroute2.zip", "w") as provided:
+        provided.writestr("pyroute2/__init__.py", "__version__ = '0.5.0'\nIPRoute = object\n")
+        provided.writestr("pyroute2/netlink/__init__.py", "")
+        provided.writestr("pyroute2/netlink/exceptions.py", "NetlinkError = OSError\n")
+    program = render_restore(state)
+    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [str(program), "--check"], cwd="/", env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert f"pyroute2 0.5.0 ({tmp_path}/lib/pyroute2.zip/pyroute2)" in done.stderr
