@@ -21,6 +21,7 @@ from .allocate import SUBNET_LEN_KEY
 from .config import BackendType, NetConf
 from .fields import IPNetwork, read_mac, read_network
 from .leases import Lease
+from .names import vxlan_ifname
 from .nodes import Node
 from .pool import SubnetPool
 
@@ -59,7 +60,9 @@ def read_observed(name: str, facts: Mapping[str, Any], conf: NetConf, problems: 
         else:
             subnets[family] = _subnet_from_devices(path, devices, pool, conf, problems)
         if conf.backend.type is BackendType.VXLAN:
-            macs[family] = _vtep_mac(path, devices, _vxlan_name(family, conf.backend.vni), problems)
+            macs[family] = _vtep_mac(
+                path, devices, vxlan_ifname(conf.backend.vni, family), problems
+            )
     return Lease(
         subnets[4],  # type: ignore[arg-type]
         subnets[6],  # type: ignore[arg-type]
@@ -108,14 +111,10 @@ def check_unknown_subnets(
             break
 
 
-def _vxlan_name(family: int, vni: int) -> str:
-    return f"flannel.{vni}" if family == 4 else f"flannel-v6.{vni}"
-
-
 def _candidates(devices: Sequence[Mapping[str, Any]], family: int, conf: NetConf) -> list[Any]:
     """The devices whose address says the lease: the plan's own VXLAN device first, then
     any other VXLAN device of the family (another VNI), then WireGuard's."""
-    planned = _vxlan_name(family, conf.backend.vni)
+    planned = vxlan_ifname(conf.backend.vni, family)
     vxlan_prefix = "flannel." if family == 4 else "flannel-v6."
     wireguard = ("flannel-wg",) if family == 4 else ("flannel-wg-v6", "flannel-wg")
 

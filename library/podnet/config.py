@@ -26,6 +26,7 @@ from .fields import (
     read_network,
     read_str,
 )
+from .names import vxlan_ifname
 from .pool import SubnetPool
 
 
@@ -223,6 +224,8 @@ def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
         f"{key}: ignored because its address family is disabled" for key in sorted(ignored)
     ]
     backend = _parse_backend(values.get("Backend"), problems, warnings)
+    if backend.type is BackendType.VXLAN:
+        problems += _device_name_problems(backend.vni, [f for f, on in enable.items() if on])
     enable_nftables = _read_flag(values, "EnableNFTables", False, problems)
     raise_if(problems)
     return NetConf(
@@ -233,6 +236,32 @@ def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
         given=frozenset(values.keys() - ignored),
         warnings=tuple(warnings),
     )
+
+
+# Linux keeps a device name in IFNAMSIZ (16) bytes with its NUL: 15 characters at most.
+MAX_IFNAME = 15
+
+
+def _device_name_problems(vni: int, families: list[int]) -> list[str]:
+    """A VNI whose device name the kernel would refuse (flanneld finds out at runtime).
+
+    >>> _device_name_problems(10000, [4, 6])
+    ['Backend.VNI: 10000 names the IPv6 device flannel-v6.10000, longer than the 15 characters Linux allows a device name; with EnableIPv6, use a VNI below 10000']
+    >>> _device_name_problems(10000, [4])
+    []
+    """  # noqa: E501 - a doctest's output line
+    problems = []
+    for family in families:
+        name = vxlan_ifname(vni, family)
+        if len(name) > MAX_IFNAME:
+            room = MAX_IFNAME - len(vxlan_ifname(0, family)) + 1  # digits the prefix leaves
+            limit = 10**room
+            hint = "with EnableIPv6, " if family == 6 else ""
+            problems.append(
+                f"Backend.VNI: {vni} names the IPv{family} device {name}, longer than the "
+                f"{MAX_IFNAME} characters Linux allows a device name; {hint}use a VNI below {limit}"
+            )
+    return problems
 
 
 def _read_flag(values: Mapping[str, object], key: str, default: bool, problems: list[str]) -> bool:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from .config import NetConf, WireguardMode
 from .fields import IPAddress
+from .names import WIREGUARD_DEVICES
 from .nodes import Node
 
-DEVICE_NAMES = {4: "flannel-wg", 6: "flannel-wg-v6"}
+DEVICE_NAMES = WIREGUARD_DEVICES
 
 
 @dataclass(frozen=True, slots=True)

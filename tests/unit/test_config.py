@@ -477,3 +477,25 @@ def test_keys_of_a_disabled_family_warn_and_are_not_counted_as_given() -> None:
         "IPv6Network: ignored because its address family is disabled",
         "IPv6SubnetLen: ignored because its address family is disabled",
     )
+
+
+@pytest.mark.parametrize(
+    ("vni", "ipv6", "problem"),
+    [
+        (9999, True, None),
+        (9999999, False, None),
+        (10000, True, "IPv6 device flannel-v6.10000"),
+        (10000000, False, "IPv4 device flannel.10000000"),
+    ],
+    ids=["v6-longest", "v4-longest", "v6-too-long", "v4-too-long"],
+)
+def test_a_vni_whose_device_name_linux_refuses_is_an_error(vni, ipv6, problem) -> None:
+    """Linux names a device in 15 characters (IFNAMSIZ): `flannel-v6.` leaves 4 digits."""
+    raw = {**BASE_CONF, "Backend": {"Type": "vxlan", "VNI": vni}}
+    if ipv6:
+        raw.update(EnableIPv6=True, IPv6Network="fd00:10:244::/56")
+    if problem is None:
+        assert parse_net_conf(raw).backend.vni == vni
+        return
+    (found,) = problems_of(lambda: parse_net_conf(raw))
+    assert found.startswith(f"Backend.VNI: {vni} names the {problem}, longer than the 15")
