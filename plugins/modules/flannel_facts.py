@@ -5,9 +5,9 @@ host that the plan must keep - the node's lease and its VXLAN devices' MACs. Rea
 Sources: /run/flannel/subnet.env (the lease, as flanneld wrote it) and the host's
 flannel-named devices (their /32 or /128 is the lease's network address; a VXLAN
 device's MAC is what every peer has programmed). The controller (podnet.fabric.plan)
-turns them into the node's observed lease. One file read and one link dump, whatever
-the fleet size. The work lives in module_utils/flannel_facts/; its entry.py is the
-adapter, and this file is the Ansible shell around it.
+turns them into the node's observed lease. One file read and one `ip -d -j addr show`,
+whatever the fleet size; no pyroute2. The work lives in module_utils/flannel_facts/; its
+entry.py is the adapter, and this file is the Ansible shell around it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,15 @@ options:
     description: The subnet.env file flanneld writes (its C(--subnet-file)).
     type: path
     default: /run/flannel/subnet.env
+  check_pyroute2:
+    description:
+      - Also fail, changing nothing, when the pyroute2 this Python imports cannot serve
+        podnet's other modules (missing, or outside C(>=0.7.7,<0.10)), naming the version
+        found, the version needed and the fix. The role sets it when it does not provide
+        pyroute2 itself (C(podnet_pyroute2_provide=false)), so such a host stops before the
+        plan. This module itself needs no pyroute2.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -43,7 +52,7 @@ attributes:
   platform:
     platforms: posix
 requirements:
-  - pyroute2
+  - iproute2 (C(ip))
 notes:
   - A malformed subnet or network line in O(path) fails the task, naming the key and value;
     a missing file is no error (the host has no flannel, or /run was cleared by a reboot).
@@ -141,7 +150,10 @@ from ..module_utils.core.programs import module_programs  # noqa: E402
 from ..module_utils.core.shell import finish  # noqa: E402
 from ..module_utils.flannel_facts import entry  # noqa: E402
 
-ARGUMENT_SPEC = {"path": {"type": "path", "default": "/run/flannel/subnet.env"}}
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "default": "/run/flannel/subnet.env"},
+    "check_pyroute2": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:

@@ -564,11 +564,13 @@ def family_keys(draw: st.DrawFn, family: int) -> dict[str, Any]:
 
 
 @st.composite
-def backends(draw: st.DrawFn) -> dict[str, Any]:
+def backends(draw: st.DrawFn, max_vni: int = (1 << 24) - 1) -> dict[str, Any]:
+    """`max_vni`: the largest VNI whose device names Linux holds for the stack (15
+    characters: `flannel-v6.` leaves 4 digits, `flannel.` 7)."""
     type_name = draw(st.sampled_from(["vxlan", "host-gw", "wireguard", None]))
     per_type: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "vxlan": {
-            "VNI": st.integers(0, (1 << 24) - 1),
+            "VNI": st.integers(0, max_vni),
             "Port": st.integers(0, 65535),
             "MTU": st.integers(0, 65535),
             "GBP": st.booleans(),
@@ -623,7 +625,7 @@ def raw_net_confs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         raw["EnableNFTables"] = draw(st.booleans())
     if draw(st.booleans()):
-        raw["Backend"] = draw(backends())
+        raw["Backend"] = draw(backends(9_999 if stack != "v4" else 9_999_999))
     if draw(st.booleans()):
         raw["Colour"] = "blue"  # unknown: warned about, dropped
     return recase(raw, draw)

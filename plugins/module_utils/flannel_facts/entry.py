@@ -2,7 +2,10 @@
 
 run(params, check_mode, programs) -> Applied with no changes (it only reads, in check
 mode too): `subnet`, `ipv6_subnet`, `network`, `ipv6_network`, `subnet_env`, `devices`.
-It runs no program: one file read and one netlink link dump.
+One file read and one `ip -d -j addr show`. It needs no pyroute2: it is the role's first
+module on a host, before the plan, and must work (and change nothing) on any host. With
+`check_pyroute2`, it also fails, read only, when the pyroute2 this Python imports cannot
+serve podnet's other modules, so such a host stops before the plan.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.errors import PodnetError
 from ..core.programs import Programs
 from ..core.shell import Applied
-from ..kernel.handles import open_rtnl, require_pyroute2
+from ..kernel.handles import require_pyroute2
 from .env import read_subnet_env
 from .links import read_flannel_devices
 
@@ -24,10 +28,13 @@ def label(params: Mapping[str, Any]) -> str:
 
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
     """What flannel (or an earlier podnet run) left on this host; changes nothing."""
-    # The role's first module on a host: a missing or unusable pyroute2 stops the host here,
-    # before the plan and before any change, with the version found and the fix.
-    require_pyroute2()
+    if params.get("check_pyroute2"):
+        require_pyroute2()
     env = read_subnet_env(str(params["path"]))
-    with open_rtnl("flannel_facts: netlink: ") as (ipr, _wire):
-        devices = read_flannel_devices(ipr)
-    return Applied([], fields={"devices": devices, **env})
+    ip = programs.which("ip")
+    if ip is None:
+        raise PodnetError("flannel_facts: ip is not installed on this host (package iproute2)")
+    rc, out, err = programs.run([ip, "-d", "-j", "addr", "show"], None, None, False)
+    if rc != 0:
+        raise PodnetError(f"flannel_facts: ip -d -j addr show failed (exit {rc}): {err.strip()}")
+    return Applied([], fields={"devices": read_flannel_devices(out), **env})

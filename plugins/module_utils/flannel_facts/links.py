@@ -6,36 +6,46 @@ flanneld names its devices `flannel.<VNI>` / `flannel-v6.<VNI>` (vxlan) and `fla
 crash, or deleted), that address still says which subnet the node's pods use. The VXLAN
 device's MAC is flannel's random one, which every peer has in its neighbour and FDB
 entries: keeping it lets the fleet switch to podnet without any peer entry changing.
-Read only; the caller opens the netlink handle (pyroute2's IPRoute) and passes it in.
+
+Read from `ip -d -j addr show` (iproute2, one call), not pyroute2: this runs before the
+plan, on hosts whose pyroute2 may be missing or too old, and must change nothing there.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
-# Only flannel's names: a host's other devices are none of podnet's business.
-FLANNEL_DEVICE = re.compile(r"^(flannel(-v6)?\.[0-9]+|flannel-wg(-v6)?)$")
-RT_SCOPE_LINK = 253
+from ..names import is_flannel_ifname, parse_vxlan_ifname
 
 
-def read_flannel_devices(ipr: Any) -> list[dict[str, Any]]:
-    """Every flannel-named device: ifname, kind, vni (vxlan), mac, non-link-local addresses.
+def read_flannel_devices(ip_json: str) -> list[dict[str, Any]]:
+    """Every flannel-named device in `ip -d -j addr show`'s output: ifname, kind, vni
+    (vxlan), mac (vxlan), addresses other than link-local ones. Sorted by name.
 
-    Sorted by name, so the result is stable between runs.
-    """
+    >>> text = json.dumps([
+    ...     {"ifname": "eth0", "address": "02:00:00:00:00:01", "addr_info": []},
+    ...     {"ifname": "flannel.1", "address": "5e:2d:81:0c:3b:7a",
+    ...      "linkinfo": {"info_kind": "vxlan", "info_data": {"id": 1}},
+    ...      "addr_info": [{"local": "10.244.7.0", "prefixlen": 32, "scope": "global"},
+    ...                    {"local": "fe80::1", "prefixlen": 64, "scope": "link"}]}])
+    >>> read_flannel_devices(text)
+    [{'ifname': 'flannel.1', 'kind': 'vxlan', 'vni': 1, 'mac': '5e:2d:81:0c:3b:7a', 'addresses': ['10.244.7.0/32']}]
+    """  # noqa: E501 - a doctest's output line
     devices = []
-    for link in ipr.get_links():
-        ifname = link.get("ifname")
-        if not ifname or not FLANNEL_DEVICE.match(ifname):
+    for link in json.loads(ip_json or "[]"):
+        ifname = link.get("ifname", "")
+        if not is_flannel_ifname(ifname):
             continue
-        kind = link.get(("linkinfo", "kind"))
-        data = link.get(("linkinfo", "data"))
-        vni = data.get("vxlan_id") if kind == "vxlan" and data is not None else None
+        info = link.get("linkinfo") or {}
+        kind = info.get("info_kind")
+        vni = (info.get("info_data") or {}).get("id") if kind == "vxlan" else None
+        if kind == "vxlan" and vni is None:  # an iproute2 that prints no info_data
+            vni = (parse_vxlan_ifname(ifname) or (0, None))[1]
         addresses = sorted(
-            f"{msg.get('address')}/{msg['prefixlen']}"
-            for msg in ipr.get_addr(index=link["index"])
-            if msg["scope"] != RT_SCOPE_LINK and msg.get("address")
+            f"{entry['local']}/{entry['prefixlen']}"
+            for entry in link.get("addr_info", ())
+            if entry.get("scope") != "link" and entry.get("local")
         )
         devices.append(
             {
