@@ -43,6 +43,13 @@ options:
         plan. This module itself needs no pyroute2.
     type: bool
     default: false
+  checksums:
+    description:
+      - Files whose SHA-256 to return in RV(checksums) (null for a missing file). The role
+        asks for its provided pyroute2 copy's, so an unchanged run does not send it again.
+    type: list
+    elements: path
+    default: []
 attributes:
   check_mode:
     support: full
@@ -114,6 +121,11 @@ subnet_env:
     found: true
     values: {FLANNEL_NETWORK: 10.244.0.0/16, FLANNEL_SUBNET: 10.244.7.1/24,
              FLANNEL_MTU: "1450", FLANNEL_IPMASQ: "true"}
+checksums:
+  description: The SHA-256 (hex) of each file of O(checksums), by path; null for a missing one.
+  returned: always
+  type: dict
+  sample: {/etc/podnet/lib/pyroute2.zip: 3f1c0b0e...}
 devices:
   description: flannel's devices on the host, sorted by name.
   returned: always
@@ -153,6 +165,7 @@ from ..module_utils.flannel_facts import entry  # noqa: E402
 ARGUMENT_SPEC = {
     "path": {"type": "path", "default": "/run/flannel/subnet.env"},
     "check_pyroute2": {"type": "bool", "default": False},
+    "checksums": {"type": "list", "elements": "path", "default": []},
 }
 
 

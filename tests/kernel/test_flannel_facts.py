@@ -5,6 +5,7 @@ them: the lease from subnet.env or the device's /32, the random VTEP MAC, nothin
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,16 @@ def test_a_malformed_subnet_env_fails_naming_the_key_and_value(netns: str, tmp_p
         f"{env}: FLANNEL_SUBNET='10.244.7.1' is not an IPv4 address/prefix as flannel writes"
         " it; fix or delete the file (podnet writes it again)"
     )
+
+
+def test_checksums_of_files_it_is_asked_about(underlay: tuple[str, str], tmp_path: Path) -> None:
+    """What the role compares with its provided pyroute2's, to skip an unchanged copy."""
+    present = tmp_path / "pyroute2.zip"
+    present.write_bytes(b"zip bytes")
+    missing = tmp_path / "absent.zip"
+    result = module(underlay[0], {"checksums": [str(present), str(missing)]})
+    assert result["changed"] is False
+    assert result["checksums"] == {
+        str(present): hashlib.sha256(b"zip bytes").hexdigest(),
+        str(missing): None,
+    }

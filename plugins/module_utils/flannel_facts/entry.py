@@ -2,14 +2,17 @@
 
 run(params, check_mode, programs) -> Applied with no changes (it only reads, in check
 mode too): `subnet`, `ipv6_subnet`, `network`, `ipv6_network`, `subnet_env`, `devices`.
-One file read and one `ip -d -j addr show`. It needs no pyroute2: it is the role's first
-module on a host, before the plan, and must work (and change nothing) on any host. With
+One file read, one `ip -d -j addr show`, and the SHA-256 of each of `checksums` (the role
+asks for its provided pyroute2 copy's, to skip re-sending an unchanged one). It needs no
+pyroute2: it is the role's first module on a host, before the plan, and must work (and
+change nothing) on any host. With
 `check_pyroute2`, it also fails, read only, when the pyroute2 this Python imports cannot
 serve podnet's other modules, so such a host stops before the plan.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,4 +40,16 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     rc, out, err = programs.run([ip, "-d", "-j", "addr", "show"], None, None, False)
     if rc != 0:
         raise PodnetError(f"flannel_facts: ip -d -j addr show failed (exit {rc}): {err.strip()}")
-    return Applied([], fields={"devices": read_flannel_devices(out), **env})
+    checksums = {path: sha256_of(path) for path in params.get("checksums") or []}
+    return Applied([], fields={"devices": read_flannel_devices(out), "checksums": checksums, **env})
+
+
+def sha256_of(path: str) -> str | None:
+    """A file's SHA-256 (hex), None when it is not there; any other failure is said."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise PodnetError(f"checksums: cannot read {path}: {exc.strerror}") from None
