@@ -54,11 +54,13 @@ def release(version: str) -> Path:
     return target
 
 
-def imported_version(netns: str, path: str) -> str:
-    """The pyroute2 release a module started with PYTHONPATH=`path` imports."""
-    code = "import pyroute2; print(pyroute2.__version__)"
+def imported_version(netns: str, env: dict[str, str]) -> str:
+    """The pyroute2 release (and its place) podnet's module code imports under `env`."""
+    code = "from plugins.module_utils.kernel import handles as h; print(h.pyroute2.__version__)"
+    settings = [f"{key}={value}" for key, value in env.items()]
     done = subprocess.run(
-        ["ip", "netns", "exec", netns, "env", f"PYTHONPATH={path}", sys.executable, "-c", code],
+        ["ip", "netns", "exec", netns, "env", *settings, sys.executable, "-c", code],
+        cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
@@ -73,7 +75,7 @@ def run(netns: str, name: str, args: dict[str, Any], path: str) -> dict[str, Any
 @pytest.mark.parametrize("version", CLAIMED)
 def test_a_claimed_release_runs_the_modules(underlay: tuple[str, str], version: str) -> None:
     ns, path = underlay[0], str(release(version))
-    assert imported_version(ns, path) == version
+    assert imported_version(ns, {"PYTHONPATH": path}) == version
     for name, args in (("vxlan", VXLAN), ("host_gw", HOST_GW)):
         first = run(ns, name, args, path)
         assert first.get("failed") is not True and first["changed"] is True, first
@@ -108,14 +110,19 @@ def test_an_old_release_is_refused_before_any_change(
 def test_the_provided_copy_wins_over_an_old_release(
     underlay: tuple[str, str], tmp_path: Path
 ) -> None:
-    """What the role does on a Debian 12 host: the controller's pyroute2, zipped, first on
-    the modules' path, ahead of the distribution's 0.7.2."""
+    """What the role does on a Debian 12 host: the controller's pyroute2, zipped, named in
+    PODNET_PYROUTE2_ZIP, wins over the distribution's 0.7.2 (here on PYTHONPATH, where a
+    host's site-packages would offer it); it is unpacked once beside the zip."""
     import pyroute2  # noqa: PLC0415 - the test run's own, the release the role ships
 
-    provided = tmp_path / "pyroute2.zip"
+    provided = tmp_path / "lib" / "pyroute2.zip"
+    provided.parent.mkdir()
     pack(str(Path(pyroute2.__file__).parent), str(provided))
-    ns, path = underlay[0], f"{provided}:{release('0.7.2')}"
-    assert imported_version(ns, path) == pyroute2.__version__
-    result = run(ns, "vxlan", VXLAN, path)
+    env = {"PODNET_PYROUTE2_ZIP": str(provided), "PYTHONPATH": str(release("0.7.2"))}
+    ns = underlay[0]
+    assert imported_version(ns, env) == pyroute2.__version__
+    unpacked = [path.name for path in provided.parent.iterdir() if path.is_dir()]
+    assert len(unpacked) == 1 and unpacked[0].startswith("pyroute2-"), unpacked
+    result = run_module(ns, "vxlan", VXLAN, env=env)
     assert result.get("failed") is not True and result["changed"] is True, result
     assert "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink" in ip("route", netns=ns)

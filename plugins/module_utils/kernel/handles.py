@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..core.errors import PodnetError
+from .provided import put_first
 from .wire import RtnlWire
 
 __all__ = [
@@ -36,6 +37,9 @@ SUPPORTED = ((0, 7, 7), (0, 10, 0))
 SUPPORTED_TEXT = ">=0.7.7,<0.10"
 PINNED_TEXT = ">=0.9,<0.10"  # pyproject.toml's, what a fresh install should take
 
+# The role's provided pyroute2 (if any) goes first, before anything imports pyroute2.
+put_first()
+
 try:
     import pyroute2
     from pyroute2 import IPRoute
@@ -50,7 +54,7 @@ else:
 
 FIX = (
     "let the role provide it (podnet_pyroute2_provide: true, the default, copies the "
-    "controller's pinned pyroute2 to <podnet_state_dir>/lib/pyroute2.zip), or install it for "
+    "controller's pinned pyroute2 to <podnet_state_dir>/lib/), or install it for "
     f"that Python: pip install 'pyroute2{PINNED_TEXT}' (the distribution's package is too "
     "old on Debian 11/12 and Ubuntu 22.04)"
 )
