@@ -24,12 +24,13 @@ ZIP_VARIABLE = "PODNET_PYROUTE2_ZIP"
 PREFIX = "pyroute2-"
 
 
-def put_first(environ: Mapping[str, str] = os.environ) -> str | None:
+def put_first(environ: Mapping[str, str] | None = None) -> str | None:
     """Put the provided pyroute2 first on sys.path; the path used, None when none is named.
 
-    Where the zip cannot be unpacked (a read-only directory), the zip itself is used.
+    `environ`: the process environment unless given. Where the zip cannot be unpacked (a
+    read-only directory), the zip itself is used.
     """
-    archive = environ.get(ZIP_VARIABLE)
+    archive = (os.environ if environ is None else environ).get(ZIP_VARIABLE)
     if not archive or not os.path.isfile(archive):
         return None
     path = unpacked(archive) or archive
