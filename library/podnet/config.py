@@ -26,7 +26,7 @@ from .fields import (
     read_network,
     read_str,
 )
-from .names import vxlan_ifname
+from .names import IFNAME_MAX, vxlan_ifname
 from .pool import SubnetPool
 
 
@@ -238,10 +238,6 @@ def parse_net_conf(raw: Mapping[str, object]) -> NetConf:
     )
 
 
-# Linux keeps a device name in IFNAMSIZ (16) bytes with its NUL: 15 characters at most.
-MAX_IFNAME = 15
-
-
 def _device_name_problems(vni: int, families: list[int]) -> list[str]:
     """A VNI whose device name the kernel would refuse (flanneld finds out at runtime).
 
@@ -253,13 +249,13 @@ def _device_name_problems(vni: int, families: list[int]) -> list[str]:
     problems = []
     for family in families:
         name = vxlan_ifname(vni, family)
-        if len(name) > MAX_IFNAME:
-            room = MAX_IFNAME - len(vxlan_ifname(0, family)) + 1  # digits the prefix leaves
+        if len(name) > IFNAME_MAX:
+            room = IFNAME_MAX - len(vxlan_ifname(0, family)) + 1  # digits the prefix leaves
             limit = 10**room
             hint = "with EnableIPv6, " if family == 6 else ""
             problems.append(
                 f"Backend.VNI: {vni} names the IPv{family} device {name}, longer than the "
-                f"{MAX_IFNAME} characters Linux allows a device name; {hint}use a VNI below {limit}"
+                f"{IFNAME_MAX} characters Linux allows a device name; {hint}use a VNI below {limit}"
             )
     return problems
 

@@ -10,6 +10,8 @@ the hosts); tests/unit/test_names.py holds the two equal.
 
 from __future__ import annotations
 
+# Linux keeps a device name in IFNAMSIZ (16) bytes with its NUL: 15 characters at most.
+IFNAME_MAX = 15
 VXLAN_PREFIX = {4: "flannel.", 6: "flannel-v6."}
 WIREGUARD_DEVICES = {4: "flannel-wg", 6: "flannel-wg-v6"}
 

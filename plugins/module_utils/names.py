@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+# Linux keeps a device name in IFNAMSIZ (16) bytes with its NUL: 15 characters at most.
+IFNAME_MAX = 15
 VXLAN_PREFIX = {4: "flannel.", 6: "flannel-v6."}
 WIREGUARD_DEVICES = {4: "flannel-wg", 6: "flannel-wg-v6"}
 _VXLAN_NAME = re.compile(r"^flannel(-v6)?\.([0-9]+)$")

@@ -15,10 +15,9 @@ from typing import Any
 
 from ..core.errors import SHOWN, PodnetError, listing
 from ..kernel.ipnet import AF_BY_VERSION, Cidr, HostBitsError, parse_cidr, parse_ip
+from ..names import IFNAME_MAX
 
 PEER_KEYS = ("name", "subnet", "public_ip")
-# IFNAMSIZ is 16 bytes with the terminating NUL.
-IFNAME_MAX = 15
 DEV_REQUIRED = "dev: required when state=present (the underlay interface)"
 
 

@@ -15,12 +15,10 @@ from typing import Any
 
 from ..core.errors import listing
 from ..kernel.ipnet import AF_BY_VERSION, Cidr, HostBitsError, parse_cidr, parse_ip
-from ..names import vxlan_ifname
+from ..names import IFNAME_MAX, vxlan_ifname
 from .state import VxlanError
 
-# Interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL): flannel-v6.<VNI> fits
-# VNIs up to 9999, flannel.<VNI> up to 9999999.
-IFNAMSIZ = 16
+# flannel-v6.<VNI> fits VNIs up to 9999 in a device name, flannel.<VNI> up to 9999999.
 # Below 1280 the kernel disables IPv6 on a device (RFC 8200 minimum link MTU).
 IPV6_MIN_MTU = 1280
 _MAC = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
@@ -98,10 +96,10 @@ def validate_params(args: Mapping[str, Any]) -> VxlanParams:
         problems.append(f"vni: {vni!r} is out of range: a VXLAN ID is 24 bits (0..16777215)")
     else:
         name = vxlan_ifname(vni, family)
-        if len(name) > IFNAMSIZ - 1:
+        if len(name) > IFNAME_MAX:
             problems.append(
                 f"vni: {vni} makes the device name {name}, longer than the kernel's "
-                f"{IFNAMSIZ - 1} characters; use a smaller VNI"
+                f"{IFNAME_MAX} characters; use a smaller VNI"
             )
     port = args.get("port") or 0
     if not isinstance(port, int) or not 0 <= port <= 65535:

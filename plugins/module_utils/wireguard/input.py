@@ -15,10 +15,10 @@ from typing import Any
 
 from ..core.errors import listing
 from ..kernel.ipnet import Cidr, HostBitsError, parse_cidr, parse_ip
+from ..names import IFNAME_MAX
 from .keys import KEY_RULE, Secret, WgError, is_wireguard_key
 
 PEER_KEYS = ("name", "public_key", "endpoint", "allowed_ips")
-IFNAMSIZ = 16  # the kernel's limit, NUL included: names have at most 15 characters
 IPV6_MIN_MTU = 1280  # RFC 8200; below it the kernel turns IPv6 off on the device
 IPV4_MIN_MTU = 68
 KEY_FILE_REQUIRED = "key_file: required when state=present"
@@ -115,12 +115,12 @@ def _device(problems: list[str], value: Any) -> str:
     text = str(value or "")
     if (
         not text
-        or len(text) >= IFNAMSIZ
+        or len(text) > IFNAME_MAX
         or text in (".", "..")
         or any(c in text for c in "/: \t\n")
     ):
         problems.append(
-            f"device: {value!r} is not an interface name (1..{IFNAMSIZ - 1} characters, "
+            f"device: {value!r} is not an interface name (1..{IFNAME_MAX} characters, "
             "no '/', ':' or white space)"
         )
     return text
