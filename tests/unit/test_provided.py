@@ -1,4 +1,5 @@
-"""The role's provided pyroute2 on a host (module_utils/kernel/provided.py): unpacked once
+"""The role's provided pyroute2: the controller's zip (lookup pyroute2_zip), reproducible
+and named by its checksum; on a host (module_utils/kernel/provided.py), unpacked once
 beside its zip and put first on sys.path; a new zip replaces the old directory; a zip that
 cannot be unpacked is used as it is; no variable, nothing happens."""
 
@@ -74,3 +75,28 @@ def test_nothing_named_or_nothing_there_changes_nothing(environ: dict[str, str])
     before = list(sys.path)
     assert provided.put_first(environ) is None
     assert sys.path == before
+
+
+def test_the_pyroute2_zip_is_the_same_bytes_each_time_and_its_sha256_says_so(tmp_path) -> None:
+    """The role skips the copy when the host's checksum equals the lookup's: both must
+    describe the same, reproducible file."""
+    import hashlib  # noqa: PLC0415
+
+    import pyroute2  # noqa: PLC0415
+    from ansible.plugins.loader import init_plugin_loader, lookup_loader  # noqa: PLC0415
+    from plugins.lookup.pyroute2_zip import pack  # noqa: PLC0415
+
+    package = str(Path(pyroute2.__file__).parent)
+    pack(package, str(tmp_path / "a.zip"))
+    pack(package, str(tmp_path / "b.zip"))
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    # As Ansible loads it (its DOCUMENTATION holds the options), from the checkout's
+    # collection (ansible.cfg: collections_path .venv, where bootstrap links it).
+    init_plugin_loader([str(Path(__file__).resolve().parents[2] / ".venv")])
+    lookup = lookup_loader.get("podnet.fabric.pyroute2_zip")
+    assert lookup is not None
+    path = lookup.run([], {}, cache_dir=str(tmp_path / "cache"))[0]
+    digest = lookup.run([], {}, cache_dir=str(tmp_path / "cache"), output="sha256")[0]
+    assert Path(path).name == "pyroute2.zip"
+    assert digest == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    assert Path(path).read_bytes() == (tmp_path / "a.zip").read_bytes()

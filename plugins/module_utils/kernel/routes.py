@@ -47,6 +47,7 @@ PROTOCOLS = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: 
 TYPES = {"unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
          "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "nat": 10}  # fmt: skip
 TYPES_BY_NUMBER = {number: word for word, number in TYPES.items()}
+PROTOCOL_NUMBERS = {word: number for number, word in PROTOCOLS.items()}
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 SCOPE_WORDS = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 
@@ -366,6 +367,3 @@ def route_from_json(msg: Mapping[str, Any], family: int, device: str) -> RouteMs
         priority=int(msg.get("metric", 0)),
         multipath="nexthops" in msg,
     )
-
-
-PROTOCOL_NUMBERS = {word: number for number, word in PROTOCOLS.items()}
