@@ -14,17 +14,22 @@ BIN := $(VENV)/bin
 # has no WireGuard), the CNI bridge/host-local/portmap plugins, firewall tools, ping, nsenter.
 DEB_PACKAGES := python3-venv python3-pip iproute2 wireguard-tools wireguard-go \
 	containernetworking-plugins iptables nftables iputils-ping procps kmod util-linux \
-	ethtool tcpdump iperf3
+	ethtool tcpdump iperf3 $(HOSTS_LAB_PACKAGES)
+# The hosts lab (TOPOLOGY=hosts and its integration tests): systemd machines under podman
+# (runc: crun refuses this machine's hybrid cgroups), images built by debootstrap, SSH.
+HOSTS_LAB_PACKAGES := podman runc debootstrap openssh-client
 
 # The layers `make test` runs after bootstrap, in order. A new layer (kernel, integration)
 # is its own target plus one word here.
 TEST_STEPS := lint unit release sanity bundle-check kernel integration
 
 # The lab's shape and size: `make lab NODES=5`, `make lab TOPOLOGY=routed` (two underlay
-# segments joined by a router namespace; 4 nodes unless NODES says otherwise).
+# segments joined by a router namespace; 4 nodes unless NODES says otherwise),
+# `make lab TOPOLOGY=hosts` (systemd machines, Debian 11/12/13, reached over SSH + become).
 TOPOLOGY ?= flat
 NODES ?= $(if $(filter routed,$(TOPOLOGY)),4,3)
 LAB := $(BIN)/python tests/lab/lab.py
+LAB_INVENTORY := inventories/$(if $(filter hosts,$(TOPOLOGY)),hosts-lab,lab)
 
 .PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
 	bench-apply bench-dataplane clean build release sanity bundle bundle-check ee-context \
@@ -98,7 +103,7 @@ lab: bootstrap
 	@[ "$(NODES)" -ge 3 ] 2>/dev/null || { echo "NODES=$(NODES): the lab has 3 nodes or more"; exit 2; }
 	$(LAB) down
 	$(LAB) up --topology $(TOPOLOGY) --nodes $(NODES)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-playbook site.yml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-playbook -i $(LAB_INVENTORY) site.yml
 	$(LAB) pods
 	$(LAB) check
 

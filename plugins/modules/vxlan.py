@@ -196,6 +196,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+runtime:
+  description: The Python the module ran with and the pyroute2 it imported, so that on a
+    fleet of several releases the one each host used is known (the role's provided copy,
+    or the host's own with C(podnet_pyroute2_provide=false)).
+  returned: always
+  type: dict
+  sample: {python: 3.9.2, python_path: /usr/bin/python3, pyroute2: 0.9.7,
+    pyroute2_path: /etc/podnet/lib/pyroute2-0123456789abcdef/pyroute2}
 args:
   description: The module's arguments as Ansible normalised them (defaults filled, types
     converted), which is what the boot restore records and replays.

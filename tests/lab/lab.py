@@ -22,13 +22,23 @@ import time
 from collections.abc import Sequence
 
 import labkit
-from labkit.layout import EXTRA_INVENTORY, INVENTORY_NODES, ROUTER_NETNS, Topology, node
+from labkit import hosts
+from labkit.hosts import image
+from labkit.layout import (
+    EXTRA_INVENTORY,
+    INVENTORY_NODES,
+    ROUTER_NETNS,
+    Topology,
+    node,
+    read_state,
+)
 
 
 def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    build = labkit.fresh_lab if args.fresh else labkit.up
-    names = build(args.nodes, args.topology)
+    if args.fresh:
+        labkit.down()
+    names = labkit.up(args.nodes, args.topology, args.releases)
     placed = [node(n) for n in names]
     where = []
     for segment in dict.fromkeys(n.segment for n in placed):
@@ -38,10 +48,15 @@ def _up(args: argparse.Namespace) -> int:
         where.append(f"{span} ({ips}) on {segment.bridge}")
     if args.topology == Topology.ROUTED:
         where.append(f"routed by {ROUTER_NETNS}")
+    inventory = "inventories/lab"
+    if args.topology == Topology.HOSTS:
+        releases = read_state().get("releases", {})
+        where.append(", ".join(f"{n} {releases.get(n)} ssh {node(n).mgmt_ip}" for n in names))
+        inventory = "inventories/hosts-lab"
     extra = f", {EXTRA_INVENTORY.name}" if len(names) > INVENTORY_NODES else ""
     print(
         f"lab up ({args.topology}): {'; '.join(where)}"
-        f" in {time.monotonic() - started:.2f} s; inventory: inventories/lab{extra}"
+        f" in {time.monotonic() - started:.2f} s; inventory: {inventory}{extra}"
     )
     return 0
 
@@ -49,6 +64,8 @@ def _up(args: argparse.Namespace) -> int:
 def _down(args: argparse.Namespace) -> int:
     started = time.monotonic()
     removed = labkit.down(sweep_leftovers=not args.lab_only)
+    if args.images:
+        removed += image.remove_images()
     what = f"removed {len(removed)}: {', '.join(removed)}" if removed else "nothing to remove"
     print(f"lab down: {what} ({time.monotonic() - started:.2f} s)")
     return 0
@@ -83,9 +100,21 @@ def _exec(args: argparse.Namespace) -> int:
     if not path.exists():
         what = "pod" if args.pod else "node"
         raise labkit.LabError(f"{path} does not exist: no such {what}; see `lab.py status`")
-    namespaces = [f"--net={path}"] if args.pod else [f"--net={path}", f"--mount={each.mnt}"]
+    if args.pod:
+        namespaces = [f"--net={path}"]
+    elif each.topology is Topology.HOSTS:
+        namespaces = [f"--target={each.pid()}", "--net", "--mount", "--pid"]
+    else:
+        namespaces = [f"--net={path}", f"--mount={each.mnt}"]
     # Entering a mount namespace resets the working directory; keep the caller's.
     os.execvp("nsenter", ["nsenter", *namespaces, f"--wd={os.getcwd()}", "--", *argv])
+
+
+def _reboot(args: argparse.Namespace) -> int:
+    for name in args.nodes:
+        seconds = hosts.reboot(node(name))
+        print(f"{name}: rebooted (new network namespace, /run empty) in {seconds:.1f} s")
+    return 0
 
 
 def _status(_: argparse.Namespace) -> int:
@@ -103,7 +132,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(Topology),
         default=Topology.FLAT,
         help="flat: one segment (default); routed: two segments joined by a router,"
-        " the first half of the nodes on each; switching rebuilds only what differs",
+        " the first half of the nodes on each; hosts: systemd machines (podman) reached"
+        " over SSH; switching rebuilds only what differs",
+    )
+    up.add_argument(
+        "--releases",
+        type=lambda text: text.split(","),
+        help="hosts: each node's release, e.g. debian12,debian13,debian12"
+        " (default debian11,debian12,debian13 in turn)",
     )
     up.add_argument(
         "--nodes",
@@ -119,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep podnet-test-*/podnet-bench-* namespaces (a test run may own them)",
     )
+    down.add_argument(
+        "--images", action="store_true", help="also the hosts lab's cached machine images"
+    )
     down.set_defaults(func=_down)
     pods = sub.add_parser("pods", help="attach one pod per node (CNI ADD), or --detach")
     pods.add_argument("nodes", nargs="*", metavar="NODE", help="default: every node")
@@ -132,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("node", metavar="NODE")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV")
     run.set_defaults(func=_exec)
+    reboot = sub.add_parser("reboot", help="hosts lab: power-cycle machines (kernel state gone)")
+    reboot.add_argument("nodes", nargs="+", metavar="NODE")
+    reboot.set_defaults(func=_reboot)
     sub.add_parser("status", help="what exists now").set_defaults(func=_status)
     return parser
 

@@ -11,6 +11,9 @@ Nothing here imports Ansible: `module` is whatever has fail_json/exit_json/warn.
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -57,8 +60,23 @@ def finish(module: Any, run: Callable[[], Applied]) -> NoReturn:
         module.fail_json(msg=str(exc), problems=exc.problems)
     for warning in applied.warnings:
         module.warn(warning)
-    module.exit_json(**applied.output(bool(module._diff)), args=dict(module.params))
+    module.exit_json(
+        **applied.output(bool(module._diff)), args=dict(module.params), runtime=runtime()
+    )
     raise AssertionError("exit_json returned")  # pragma: no cover - it exits
+
+
+def runtime() -> dict[str, Any]:
+    """The Python this module ran with and the pyroute2 it imported (None: it needed none):
+    on a fleet of several releases, which one a host used is otherwise a guess."""
+    pyroute2 = sys.modules.get("pyroute2")
+    where = getattr(pyroute2, "__file__", None)
+    return {
+        "python": platform.python_version(),
+        "python_path": sys.executable,
+        "pyroute2": getattr(pyroute2, "__version__", None) if pyroute2 else None,
+        "pyroute2_path": os.path.dirname(where) if where else None,
+    }
 
 
 def step_label(what: str, params: Mapping[str, Any]) -> str:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import LabError
+
 # The checkout this tool lives in (tests/lab/labkit/layout.py -> the repo root), so a
 # second checkout gets wrappers that run its own .venv, not /work/main's.
 REPO = Path(__file__).resolve().parents[3]
@@ -47,15 +49,24 @@ VETH_PREFIX = "plab-"
 LEFTOVER_PREFIXES = ("podnet-test-", "podnet-bench-")
 
 UNDERLAY_MTU = 1500
+
+# The hosts lab (labkit.hosts): Ansible reaches each machine over SSH on a management
+# segment of its own (eth1; RFC 2544's benchmarking range), so the underlay stays as in the
+# namespace lab and the host holds no address on it. The host's end is .1.
+MGMT_BRIDGE = "podnet-lab-mgmt"
+MGMT_NETWORK = ipaddress.IPv4Network("198.18.0.0/24")
+MGMT_HOST = ipaddress.IPv4Interface("198.18.0.1/24")
 # node<i> is <segment>.(10+i); .251-.254 stay free, so at most 240 nodes.
 MAX_NODES = 240
 
 
 class Topology(enum.StrEnum):
-    """How the nodes' eth0s are joined: one bridge, or two bridges and a router."""
+    """How the nodes' eth0s are joined: one bridge, or two bridges and a router; or, for
+    hosts, one bridge under systemd machines reached over SSH (labkit.hosts)."""
 
     FLAT = "flat"
     ROUTED = "routed"
+    HOSTS = "hosts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +147,7 @@ class Node:
 
     index: int
     segment: Segment = SEGMENT_A
+    topology: Topology = Topology.FLAT
 
     @property
     def name(self) -> str:
@@ -192,7 +204,37 @@ class Node:
 
     @property
     def pod_netns_path(self) -> Path:
+        """The pod's namespace file, as this machine (the lab's host) reaches it."""
+        if self.topology is Topology.HOSTS:
+            return self.host_path(self.pod_netns_in_node)
         return NETNS_DIR / self.pod_netns
+
+    @property
+    def pod_netns_in_node(self) -> str:
+        """The pod's namespace file as the node sees it (what CNI_NETNS names).
+
+        A namespace node sees the host's /run/netns; a hosts-lab machine has its own.
+        """
+        return str(NETNS_DIR / self.pod_netns)
+
+    @property
+    def pid_file(self) -> Path:
+        """Hosts lab: the PID of the machine's init, written at each (re)start."""
+        return self.dir / "pid"
+
+    @property
+    def mgmt_ip(self) -> ipaddress.IPv4Address:
+        """Hosts lab: the address Ansible reaches the machine at (eth1, on MGMT_NETWORK).
+
+        >>> str(Node(2, topology=Topology.HOSTS).mgmt_ip)
+        '198.18.0.12'
+        """
+        return MGMT_NETWORK.network_address + 10 + self.index
+
+    @property
+    def mgmt_veth(self) -> str:
+        """Hosts lab: the host end of the machine's eth1 (a port of MGMT_BRIDGE)."""
+        return f"{VETH_PREFIX}m-{self.name}"
 
     @property
     def pod_json(self) -> Path:
@@ -201,10 +243,27 @@ class Node:
     def host_path(self, node_path: str) -> Path:
         """Where a node's private path (one of PRIVATE_PATHS or below) lives on the host.
 
+        A hosts-lab machine's whole filesystem is reached through its init's /proc/<pid>/root
+        (which also crosses into mounts made inside, such as pod namespaces).
+
         >>> str(Node(2).host_path("/etc/cni/net.d/10-podnet.conflist"))
         '/run/podnet-lab/node2/root/etc/cni/net.d/10-podnet.conflist'
         """
+        if self.topology is Topology.HOSTS:
+            return Path(f"/proc/{self.pid()}/root") / node_path.lstrip("/")
         return self.root / node_path.lstrip("/")
+
+    def pid(self) -> int:
+        """Hosts lab: the PID of the machine's init; LabError when it is not running."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            pid = 0
+        if not pid or not Path(f"/proc/{pid}").exists():
+            raise LabError(
+                f"{self.name} is not running: run `tests/lab/lab.py up --topology hosts`"
+            )
+        return pid
 
 
 def read_state() -> dict[str, Any]:
@@ -236,7 +295,7 @@ def segment_for(index: int, count: int, topology: Topology) -> Segment:
     >>> segment_for(3, 4, Topology.FLAT).name
     'a'
     """
-    if topology is Topology.FLAT:
+    if topology is not Topology.ROUTED:
         return SEGMENT_A
     return SEGMENT_A if index <= (count + 1) // 2 else SEGMENT_B
 
@@ -263,7 +322,7 @@ def node(name: str) -> Node:
     index = _index(name)
     state = read_state()
     topology = Topology(state.get("topology", Topology.FLAT))
-    return Node(index, segment_for(index, int(state.get("nodes", 0)), topology))
+    return Node(index, segment_for(index, int(state.get("nodes", 0)), topology), topology)
 
 
 def nodes(count: int, topology: Topology = Topology.FLAT) -> tuple[Node, ...]:
@@ -273,4 +332,4 @@ def nodes(count: int, topology: Topology = Topology.FLAT) -> tuple[Node, ...]:
             f"nodes: {count} is outside 1..{MAX_NODES} "
             f"(node<i> is <segment>.11..<segment>.250 for i = 1..{MAX_NODES})"
         )
-    return tuple(Node(i, segment_for(i, count, topology)) for i in range(1, count + 1))
+    return tuple(Node(i, segment_for(i, count, topology), topology) for i in range(1, count + 1))

@@ -27,8 +27,10 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from . import hosts
 from .layout import (
     EXTRA_INVENTORY,
     INVENTORY_NODES,
@@ -64,7 +66,7 @@ from .system import (
 )
 
 # `up` without a node count: three nodes flat (hosts.yml's), four routed (two per segment).
-DEFAULT_NODES = {Topology.FLAT: 3, Topology.ROUTED: 4}
+DEFAULT_NODES = {Topology.FLAT: 3, Topology.ROUTED: 4, Topology.HOSTS: 3}
 
 
 def node_names() -> list[str]:
@@ -166,19 +168,28 @@ def _existing_nodes() -> list[Node]:
     return sorted(found, key=lambda n: n.index)
 
 
-def up(nodes: int | None = None, topology: Topology | str = Topology.FLAT) -> list[str]:
+def up(
+    nodes: int | None = None,
+    topology: Topology | str = Topology.FLAT,
+    releases: Sequence[str] | None = None,
+) -> list[str]:
     """Build the lab with exactly `nodes` nodes in `topology`, keeping complete nodes.
 
-    nodes defaults to DEFAULT_NODES[topology] (3 flat, 4 routed). topology is "flat" (one
-    segment) or "routed" (two segments and a router; the first half of the nodes, rounded
-    up, on segment a). Returns the node names. Raises LabError (with the fix) when
-    something is missing, ValueError for a bad count or topology.
+    nodes defaults to DEFAULT_NODES[topology] (3 flat and hosts, 4 routed). topology is
+    "flat" (one segment), "routed" (two segments and a router; the first half of the nodes,
+    rounded up, on segment a) or "hosts" (systemd machines over SSH, labkit.hosts; releases
+    names each node's Debian release, default debian11, debian12, debian13 in turn).
+    Returns the node names. Raises LabError (with the fix) when something is missing,
+    ValueError for a bad count or topology.
     """
     shape = parse_topology(topology)
     count = DEFAULT_NODES[shape] if nodes is None else nodes
     wanted = lab_nodes(count, shape)
     preflight()
+    if shape is Topology.HOSTS:
+        return _up_hosts(wanted, hosts.releases_for(count, releases))
     with lab_lock():
+        hosts.remove_hosts()  # a machine lives in its node's namespace: it goes first
         _ensure_lab_dir()
         state = read_state()
         state["created_mountpoints"] = _ensure_mountpoints(state.get("created_mountpoints", []))
@@ -202,6 +213,29 @@ def up(nodes: int | None = None, topology: Topology | str = Topology.FLAT) -> li
         state["topology"] = shape.value
         write_atomic(STATE_FILE, json.dumps(state, indent=2) + "\n")
         _write_extra_inventory(count)
+    return [n.name for n in wanted]
+
+
+def _up_hosts(wanted: Sequence[Node], releases: Sequence[hosts.Release]) -> list[str]:
+    with lab_lock():
+        _ensure_lab_dir()
+        state = read_state()
+        if state.get("topology", Topology.HOSTS) != Topology.HOSTS:
+            down()  # namespace nodes have the machines' names: none of them is kept
+            _ensure_lab_dir()
+            state = {}
+        _ensure_bridge(SEGMENTS[0])
+        count = len(wanted)
+        stale = [n for n in _existing_nodes() if n.index > count]
+        hosts.up_hosts(wanted, releases, stale)
+        for each in stale:
+            remove_node(each)
+        state.update(
+            nodes=count,
+            topology=Topology.HOSTS.value,
+            releases={n.name: r.name for n, r in zip(wanted, releases, strict=True)},
+        )
+        write_atomic(STATE_FILE, json.dumps(state, indent=2) + "\n")
     return [n.name for n in wanted]
 
 
@@ -231,6 +265,7 @@ def down(*, sweep_leftovers: bool = False) -> list[str]:
     removed: list[str] = []
     with lab_lock():
         created = read_state().get("created_mountpoints", [])
+        removed += hosts.remove_hosts()  # their processes go with them
         inside = lab_processes()
         others = [p for p in inside if p.comm != WIREGUARD_GO]
         # Stopped here, not only by remove_node, so that `down` can say what it stopped.

@@ -21,10 +21,12 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from .layout import (
+    NETNS_DIR,
     PRIVATE_PATHS,
     UNDERLAY_MTU,
     VENV_PYTHON,
     Node,
+    Topology,
 )
 from .layout import node as find_node
 from .procs import stop_wireguard_go
@@ -137,7 +139,8 @@ def remove_node(node: Node) -> None:
     stop_wireguard_go([node.netns_path])
     if link_exists(node.veth):
         run(["ip", "link", "del", "dev", node.veth], where=node.name)
-    for path in (node.pod_netns_path, node.netns_path):
+    # Named, not node.pod_netns_path: a hosts-lab machine's pods went with the machine.
+    for path in (NETNS_DIR / node.pod_netns, node.netns_path):
         if path.exists():
             run(["ip", "netns", "del", path.name], where=node.name)
     if node.dir.exists():
@@ -153,11 +156,18 @@ def run_in_node(
     stdin: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `argv` inside the node's network and mount namespaces (working directory /)."""
+    """Run `argv` inside the node's network and mount namespaces (working directory /).
+
+    A hosts-lab machine's are its init's: what runs sees the machine's own files and tools.
+    """
     if not each.netns_path.exists():
         raise LabError(f"{each.name} does not exist: run `tests/lab/lab.py up` first")
+    if each.topology is Topology.HOSTS:
+        enter = ["nsenter", f"--target={each.pid()}", "--net", "--mount", "--pid", "--wd=/"]
+    else:
+        enter = ["nsenter", f"--net={each.netns_path}", f"--mount={each.mnt}"]
     return run(
-        ["nsenter", f"--net={each.netns_path}", f"--mount={each.mnt}", "--", *argv],
+        [*enter, "--", *argv],
         check=check,
         stdin=stdin,
         env=env,
@@ -173,3 +183,13 @@ def node_run(
     check=True raises CommandFailed (also a CalledProcessError) with the command's stderr.
     """
     return run_in_node(find_node(name), argv, check=check, stdin=stdin)
+
+
+def pod_netns_command(each: Node, *args: str) -> None:
+    """`ip netns <args>` for the node's pod: on this machine for a namespace node (whose
+    mount namespace sees the host's /run/netns), inside a hosts-lab machine for its own."""
+    argv = ["ip", "netns", *args]
+    if each.topology is Topology.HOSTS:
+        run_in_node(each, argv)
+    else:
+        run(argv, where=each.name)

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from .cni import (
@@ -28,9 +29,9 @@ from .cni import (
     parse_network_list,
     result_ips,
 )
-from .layout import CNI_BIN_DIR, CNI_CONF_DIR, POD_IFNAME, Node, node
-from .nodes import run_in_node
-from .system import LabError, ip_json, lab_lock, require_cni_plugins, run, write_atomic
+from .layout import CNI_BIN_DIR, CNI_CONF_DIR, POD_IFNAME, Node, Topology, node
+from .nodes import pod_netns_command, run_in_node
+from .system import LabError, lab_lock, require_cni_plugins, run, write_atomic
 
 
 def _invocation(pod: Node) -> Invocation:
@@ -38,11 +39,19 @@ def _invocation(pod: Node) -> Invocation:
     args = f"IgnoreUnknown=1;K8S_POD_NAMESPACE=podnet-lab;K8S_POD_NAME={pod.pod_netns}"
     return Invocation(
         container_id=pod.pod_netns,
-        netns=str(pod.pod_netns_path),
+        netns=pod.pod_netns_in_node,
         ifname=POD_IFNAME,
         cni_path=str(CNI_BIN_DIR),
         args=f"{args};K8S_POD_INFRA_CONTAINER_ID={pod.pod_netns}",
     )
+
+
+def _cni_bin_dir(pod: Node) -> Path:
+    """The node's plugin directory as this machine sees it: a hosts-lab machine has its
+    distribution's plugins; a namespace node uses this machine's."""
+    if pod.topology is Topology.HOSTS:
+        return pod.host_path(str(CNI_BIN_DIR))
+    return CNI_BIN_DIR
 
 
 def _runner(pod: Node) -> Runner:
@@ -82,13 +91,13 @@ def attach_pod(name: str) -> str:
             return str(record["ip"])
         try:
             netlist = load_network_list(pod.host_path(CNI_CONF_DIR), CNI_CONF_DIR)
-            require_cni_plugins([p["type"] for p in netlist.plugins])
+            require_cni_plugins([p["type"] for p in netlist.plugins], _cni_bin_dir(pod))
         except LabError as err:
             raise LabError(f"{name}: {err}") from err
         if pod.pod_netns_path.exists():  # a namespace without pod.json: a crashed attach
-            run(["ip", "netns", "del", pod.pod_netns])
-        run(["ip", "netns", "add", pod.pod_netns], where=name)
-        run(["ip", "-n", pod.pod_netns, "link", "set", "lo", "up"], where=name)
+            pod_netns_command(pod, "del", pod.pod_netns)
+        pod_netns_command(pod, "add", pod.pod_netns)
+        pod_netns_command(pod, "exec", pod.pod_netns, "ip", "link", "set", "lo", "up")
         try:
             result = add_network_list(_runner(pod), netlist, _invocation(pod))
         except CniError as err:
@@ -113,7 +122,8 @@ def _teardown_failed_add(pod: Node, netlist: NetworkList) -> None:
     # ADD error is the one that matters) and drop the namespace.
     with contextlib.suppress(CniError):
         del_network_list(_runner(pod), netlist, _invocation(pod), None)
-    run(["ip", "netns", "del", pod.pod_netns], check=False)
+    with contextlib.suppress(LabError):
+        pod_netns_command(pod, "del", pod.pod_netns)
 
 
 def detach_pod(name: str) -> None:
@@ -131,7 +141,7 @@ def detach_pod(name: str) -> None:
             except CniError as err:
                 raise CniError(f"{name}: {err}") from err
         if pod.pod_netns_path.exists():
-            run(["ip", "netns", "del", pod.pod_netns], where=name)
+            pod_netns_command(pod, "del", pod.pod_netns)
         pod.pod_json.unlink(missing_ok=True)
 
 
@@ -166,8 +176,8 @@ def ping(
 
 def pod_mtu(name: str) -> int:
     """The MTU of the pod's eth0, as the kernel reports it."""
-    pod = node(name)
-    links = ip_json("link", "show", "dev", POD_IFNAME, netns=pod.pod_netns)
+    shown = pod_run(name, ["ip", "-j", "link", "show", "dev", POD_IFNAME], check=False)
+    links = json.loads(shown.stdout) if shown.returncode == 0 else []
     if not links:
         raise LabError(f"{name}: the pod has no {POD_IFNAME}: run `tests/lab/lab.py pods`")
     return int(links[0]["mtu"])

@@ -18,11 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .errors import LabError
 from .layout import CNI_BIN_DIR, LOCK_FILE, VENV_PYTHON
-
-
-class LabError(RuntimeError):
-    """The lab cannot do what was asked; the message says what to do about it."""
 
 
 class CommandFailed(LabError, subprocess.CalledProcessError):
@@ -153,9 +150,9 @@ def preflight() -> None:
         raise LabError("cannot build the lab:\n  " + "\n  ".join(problems))
 
 
-def require_cni_plugins(types: Sequence[str]) -> None:
-    """Every plugin a conflist names must be in CNI_BIN_DIR; say which package has it."""
-    missing = [t for t in types if not (CNI_BIN_DIR / t).exists()]
+def require_cni_plugins(types: Sequence[str], bin_dir: Path = CNI_BIN_DIR) -> None:
+    """Every plugin a conflist names must be in bin_dir; say which package has it."""
+    missing = [t for t in types if not (bin_dir / t).exists()]
     if not missing:
         return
     hints = []
