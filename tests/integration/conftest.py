@@ -148,6 +148,23 @@ def with_backend(backend: dict, **top: object) -> str:
     return json.dumps({"podnet_net_conf": {**LAB_NET_CONF, **top, "Backend": backend}})
 
 
+def handshake_all(nodes: Sequence[str]) -> None:
+    """Let every pair of pods finish its first WireGuard handshake, with WireGuard's own
+    retry time: a ping sent once a second until the first reply, for up to 8 s.
+
+    When two peers initiate at once, one handshake can wait for the 5 s rekey timeout; the
+    lab check's pings give up after about a second. Pods of `nodes[0]` send first: after a
+    node's restore, its peers still hold a session with its former wireguard-go, which they
+    give up only after 15 s of unanswered packets; the node's own first packet makes a new
+    handshake at once, as a rebooted node's does.
+    """
+    for src in nodes:
+        for dst in nodes:
+            if src != dst:
+                target = labkit.read_pod(dst)["ip"]
+                labkit.pod_run(src, ["ping", "-n", "-q", "-c", "1", "-w", "8", target])
+
+
 def pod_network_state(node: str) -> dict[str, object]:
     """Everything a backend leaves on a node for the pod network, without what varies by
     itself between two labs (ifindexes, pods' veths, learned neighbours, counters), so a
@@ -181,8 +198,8 @@ def pod_network_state(node: str) -> dict[str, object]:
             for name in ours
             for f in node_json(node, ["bridge", "-j", "fdb", "show", "dev", name])
         ),
-        "wireguard": {
-            name: node_text(node, ["wg", "show", name, "allowed-ips"])
+        "wireguard": {  # peers in key order: wg lists them in the order they were added
+            name: sorted(node_text(node, ["wg", "show", name, "allowed-ips"]).splitlines())
             for name in ours
             if name.startswith("flannel-wg")
         },

@@ -21,7 +21,14 @@ from pathlib import Path
 
 import pyroute2  # the controller's pinned release: what the role hands to the hosts
 import pytest
-from conftest import LEASE_FILE, labkit, pod_network_state, run_playbook, with_backend
+from conftest import (
+    LEASE_FILE,
+    handshake_all,
+    labkit,
+    pod_network_state,
+    run_playbook,
+    with_backend,
+)
 from labkit import hosts
 
 RECORDS_BOOT_STATE = True  # conftest: the boot unit and its program are the point here
@@ -56,9 +63,22 @@ def unit_state(node: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
 
 
-def pods_everywhere() -> None:
+def switch_backend(backend: str) -> None:
+    """A backend switch as an operator does it: pods go (their MTU is the old backend's),
+    site.yml, pods come back."""
+    for name in NODES:
+        labkit.detach_pod(name)
+    converge_hosts(*BACKENDS[backend])
+    pods_everywhere()
+
+
+def pods_everywhere(first: str = "node1") -> None:
+    """A pod on every node, each reaching every other (WireGuard: after the handshakes,
+    `first` sending first: a rebooted node)."""
     for name in NODES:
         labkit.attach_pod(name)
+    if "flannel-wg" in hosts.machine_exec(labkit.node(first), ["ip", "link"]).stdout:
+        handshake_all([first, *(n for n in NODES if n != first)])
     result = labkit.check()
     assert result.ok, result.report()
 
@@ -81,16 +101,20 @@ def test_site_over_ssh_with_become_on_debian_11_12_13(machines):
     first = converge_hosts("-v")
     first_s = time.monotonic() - started
     assert all(first.changed()[n] > 0 for n in NODES), first.recap
-    runtimes = {host: json.loads(text) for host, text in _RUNTIME.findall(first.output)}
+    # Every module's result says what it ran with; those that use pyroute2 name it.
+    runtimes: dict[str, list[dict]] = {}
+    for host, text in _RUNTIME.findall(first.output):
+        runtimes.setdefault(host, []).append(json.loads(text))
     assert set(runtimes) == set(NODES), first.output[-3000:]
     for name in NODES:
-        seen = runtimes[name]
-        print(f"{name}: Python {seen['python']} ({seen['python_path']}), "
-              f"pyroute2 {seen['pyroute2']} from {seen['pyroute2_path']}")  # fmt: skip
-        assert seen["python_path"] == "/usr/bin/python3"
-        assert seen["python"].startswith(PYTHONS[name])
-        assert seen["pyroute2"] == pyroute2.__version__
-        assert seen["pyroute2_path"].startswith(f"{STATE_DIR}/lib/")
+        pythons = {(r["python"], r["python_path"]) for r in runtimes[name]}
+        used = {(r["pyroute2"], r["pyroute2_path"]) for r in runtimes[name] if r["pyroute2"]}
+        print(f"{name}: Python {pythons}, pyroute2 {used}")
+        assert len(pythons) == 1 and len(used) == 1, (pythons, used)
+        (python, python_path), (version, path) = pythons.pop(), used.pop()
+        assert python_path.startswith("/usr/bin/python3") and python.startswith(PYTHONS[name])
+        assert version == pyroute2.__version__
+        assert path.startswith(f"{STATE_DIR}/lib/"), path
     started = time.monotonic()
     second = converge_hosts()
     print(f"site.yml over SSH, 3 hosts: first run {first_s:.1f} s, "
@@ -130,7 +154,7 @@ def reboot_and_compare(name: str, backend: str) -> None:
     )
     assert pod_routes == sorted((d, g, dev) for d, g, dev, _, _ in before["routes"])
     assert pod_network_state(name) == before
-    pods_everywhere()
+    pods_everywhere(first=name)
     after = converge_hosts(*BACKENDS[backend])
     assert after.changed() == {n: 0 for n in NODES}, after.output[-3000:]
 
@@ -140,8 +164,7 @@ def test_reboot_vxlan_node_debian11(machines):
 
 
 def test_switch_to_host_gw_and_reboot_node_debian12(machines):
-    converge_hosts(*BACKENDS["host-gw"])
-    pods_everywhere()
+    switch_backend("host-gw")
     reboot_and_compare("node2", "host-gw")
 
 
@@ -151,9 +174,9 @@ def test_wireguard_refused_where_no_implementation_then_reboot(machines):
     assert "node1" in refused.output and "wireguard-go" in refused.output, refused.output[-3000:]
     assert refused.changed() == {n: 0 for n in NODES}, refused.recap
     # node1 replaced by a Debian 13 machine (a new disk: it keeps only its name's lease).
+    labkit.detach_pod("node1")
     labkit.up(3, "hosts", ["debian13", "debian12", "debian13"])
-    converge_hosts(*BACKENDS["wireguard"])
-    pods_everywhere()
+    switch_backend("wireguard")
     reboot_and_compare("node3", "wireguard")
 
 
@@ -165,6 +188,7 @@ def test_reset_removes_the_unit(machines):
         assert unit["LoadState"] == "not-found", (name, unit)
         links = hosts.machine_exec(labkit.node(name), ["ip", "-o", "link", "show"]).stdout
         assert "flannel" not in links, (name, links)
-        left = hosts.machine_exec(labkit.node(name), ["ls", "-A", "/etc"]).stdout.split()
-        assert "podnet" not in left, name
+        # Only the WireGuard key stays (README "Reset": kept unless podnet_reset_keys).
+        left = hosts.machine_exec(labkit.node(name), ["ls", "-A", STATE_DIR]).stdout.split()
+        assert left == ["wireguard.key"], (name, left)
     assert Path(LEASE_FILE).exists()  # the fleet's record of subnets is the user's

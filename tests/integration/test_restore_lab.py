@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import converge, labkit, node_text, pod_network_state, with_backend
+from conftest import converge, handshake_all, labkit, node_text, pod_network_state, with_backend
 
 RECORDS_BOOT_STATE = True  # conftest: these tests need what a run records for boot
 NODES = ("node1", "node2", "node3")
@@ -86,25 +86,9 @@ def simulate_reboot(node: str) -> None:
     assert node_text(node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "0"
 
 
-def handshake_all() -> None:
-    """Each pair's first WireGuard handshake, given WireGuard's own retry time (see
-    test_wireguard_lab.py): a ping sent once a second until the first reply, up to 8 s.
-
-    node2 sends first: after its restore, its peers still hold a session with its former
-    wireguard-go, which they give up only after 15 s of unanswered packets (WireGuard's
-    rekey timeout); node2's own first packet makes a new handshake at once, as a rebooted
-    node's does.
-    """
-    for src in ("node2", "node1", "node3"):
-        for dst in NODES:
-            if src != dst:
-                target = labkit.read_pod(dst)["ip"]
-                labkit.pod_run(src, ["ping", "-n", "-q", "-c", "1", "-w", "8", target])
-
-
 def reachable(backend: str, mtu: int) -> None:
     if backend == "wireguard":
-        handshake_all()
+        handshake_all(("node2", "node1", "node3"))
     report = labkit.check(expected_mtu=mtu)
     assert report.ok, report
 

@@ -17,6 +17,7 @@ from conftest import (
     LEASE_FILE,
     REPO,
     converge,
+    handshake_all,
     inventory_without,
     labkit,
     leases,
@@ -53,26 +54,12 @@ def peers(node: str) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in lines if line)
 
 
-def handshake_all() -> None:
-    """Let every pair finish its first handshake, with WireGuard's own retry time.
-
-    When two peers initiate at once, one handshake can wait for the 5 s rekey timeout;
-    the lab check's pings give up after about a second. Each ping here sends once a
-    second until the first reply, for up to 8 s.
-    """
-    for src in NODES:
-        for dst in NODES:
-            if src != dst:
-                target = labkit.read_pod(dst)["ip"]
-                labkit.pod_run(src, ["ping", "-n", "-q", "-c", "1", "-w", "8", target])
-
-
 def test_first_run_connects_pods_with_an_exact_mtu(lab) -> None:
     result = wg_converge("-vvv")
     RUNS["first"] = result.output
     for node in NODES:
         labkit.attach_pod(node)
-    handshake_all()
+    handshake_all(NODES)
     report = labkit.check(expected_mtu=POD_MTU)
     assert report.ok, report
     target = labkit.read_pod("node2")["ip"]
@@ -117,7 +104,7 @@ def test_rotating_one_nodes_key_reaches_every_peer_in_the_same_run(lab) -> None:
     assert new != old
     for node in ("node1", "node3"):
         assert new in peers(node) and old not in peers(node), peers(node)
-    handshake_all()
+    handshake_all(NODES)
     assert labkit.check(expected_mtu=POD_MTU).ok
     assert leases()["node2"]["wireguard_public_key"] == new
 
@@ -134,7 +121,7 @@ def test_limit_keeps_every_peer_and_a_node_that_leaves_is_removed(lab, tmp_path)
     assert labkit.ping("node1", labkit.read_pod("node2")["ip"])
     wg_converge()
     assert gone in peers("node1"), "node3 returns with the key it kept"
-    handshake_all()
+    handshake_all(NODES)
     assert labkit.check(expected_mtu=POD_MTU).ok
     again = wg_converge()
     assert again.changed() == dict.fromkeys(NODES, 0), again.output[-6000:]

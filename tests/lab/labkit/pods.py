@@ -11,6 +11,7 @@ node's own config, subnet.env and host-local leases). Their ADD result is kept i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import subprocess
@@ -126,18 +127,23 @@ def _teardown_failed_add(pod: Node, netlist: NetworkList) -> None:
         pod_netns_command(pod, "del", pod.pod_netns)
 
 
-def detach_pod(name: str) -> None:
+def detach_pod(name: str, *, netns_gone: bool = False) -> None:
     """CNI DEL of the node's pod (with the config used at ADD) and remove its namespace.
 
-    A failing DEL leaves the pod in place, so it can be retried after the fix.
+    A failing DEL leaves the pod in place, so it can be retried after the fix. netns_gone:
+    the pod died with its machine (a reboot); the DEL names no namespace, as a runtime's
+    does then, and only releases what lives on (host-local's lease on disk).
     """
     pod = node(name)
     with lab_lock():
         record = read_pod(name)
         if record is not None:
             netlist = parse_network_list(record["network"], record["conf_file"])
+            who = _invocation(pod)
+            if netns_gone:
+                who = dataclasses.replace(who, netns="")
             try:
-                del_network_list(_runner(pod), netlist, _invocation(pod), record["result"])
+                del_network_list(_runner(pod), netlist, who, record["result"])
             except CniError as err:
                 raise CniError(f"{name}: {err}") from err
         if pod.pod_netns_path.exists():

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from ..errors import LabError
 from ..layout import REPO, Node
 from ..layout import node as find_node
+from ..pods import detach_pod, read_pod
 from ..system import write_atomic
 from .image import RELEASE_BY_NAME, RELEASES, Release, ensure_images
 from .machines import (
@@ -24,10 +25,10 @@ from .machines import (
     machine_containers,
     machine_exec,
     machine_is_complete,
-    reboot,
     remove_machine,
     remove_mgmt_bridge,
 )
+from .machines import reboot as power_cycle
 
 INVENTORY_DIR = REPO / "inventories" / "hosts-lab"
 EXTRA_INVENTORY = INVENTORY_DIR / "zz-lab-extra-nodes.yml"
@@ -91,6 +92,16 @@ def remove_hosts() -> list[str]:
         EXTRA_INVENTORY.unlink()
         removed.append(str(EXTRA_INVENTORY))
     return removed
+
+
+def reboot(node: Node) -> float:
+    """Power-cycle the machine; then what its container runtime does at start for the pod
+    sandbox that died with it: CNI DEL with the recorded result (host-local's lease on disk
+    is released; the namespace is already gone). Seconds taken by the power cycle."""
+    seconds = power_cycle(node)
+    if read_pod(node.name) is not None:
+        detach_pod(node.name, netns_gone=True)
+    return seconds
 
 
 def _write_extra_inventory(wanted: Sequence[Node]) -> None:

@@ -280,7 +280,6 @@ def reboot(node: Node) -> float:
     started = time.monotonic()
     podman("stop", "--time=30", container(node), where=node.name)
     _unwire(node)
-    (node.dir / "pod.json").unlink(missing_ok=True)  # its pods died with it
     _wire(node)
     podman("start", container(node), where=node.name)
     _record_pid(node)
