@@ -58,16 +58,6 @@ FOREIGN = [
 ]  # fmt: skip
 
 
-def node_state(node: str) -> dict[str, object]:
-    """conftest's pod_network_state, with WireGuard's peers in a fixed order (wireguard-go
-    lists them in no particular one)."""
-    state = pod_network_state(node)
-    peers = state["wireguard"]
-    assert isinstance(peers, dict)
-    state["wireguard"] = {name: sorted(text.splitlines()) for name, text in peers.items()}
-    return state
-
-
 def restore(node: str, *args: str) -> str:
     return labkit.node_run(node, [RESTORE, *args]).stdout
 
@@ -101,7 +91,7 @@ def test_restore_after_a_reboot_brings_node2_back(lab, backend: str) -> None:
         labkit.detach_pod(node)
         labkit.attach_pod(node)
     reachable(backend, mtu)
-    before = node_state("node2")
+    before = pod_network_state("node2")
 
     simulate_reboot("node2")
     checked = restore("node2", "--check")
@@ -122,7 +112,7 @@ def test_restore_after_a_reboot_brings_node2_back(lab, backend: str) -> None:
     )
     labkit.node_run("node2", ["ip", "route", "del", "10.244.200.0/24"])
     labkit.node_run("node2", ["ip", "neigh", "del", "192.0.2.99", "dev", "eth0"])
-    assert node_state("node2") == before
+    assert pod_network_state("node2") == before
 
     reachable(backend, mtu)
     again = converge(*args)

@@ -34,6 +34,11 @@ def read(netns: str, path: str) -> str:
 @pytest.fixture
 def sysctl(netns: str) -> Callable[..., dict[str, Any]]:
     """Run the module in `netns`: sysctl(values, check=False, **options) -> result."""
+    # A new namespace copies the IPv4 settings of the host's (devconf_inherit_init_net=0):
+    # on a host where a container engine turned forwarding on, it would start at 1.
+    subprocess.run(
+        ["ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv4.ip_forward=0"], check=True
+    )
 
     def run(values: dict[str, Any], check: bool = False, **options: Any) -> dict[str, Any]:
         args = {"values": values, **options, "_ansible_check_mode": check, "_ansible_diff": True}
