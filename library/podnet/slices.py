@@ -72,6 +72,8 @@ def plan_slices(
         }
     return {
         "mtu": plan.mtu.mtu,
+        # The underlay MTU the pod MTU was derived from (verify compares each node's).
+        "underlay_mtu": plan.mtu.underlay,
         "backend": {
             "type": backend.type.value,
             "vni": backend.vni,
