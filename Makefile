@@ -152,7 +152,7 @@ $(INSTALLED): build
 # `make sanity`, the step after this one in `make test`.
 release: build $(INSTALLED) ee-context
 	@# The allow-list holds: nothing of the checkout's own, no inventory, no lease file.
-	@if tar -tzf $(TARBALL) | grep -E '^(tests|inventories|\.venv|\.ci|build|dist)/|^(Makefile|ansible\.cfg|site\.yml|reset\.yml|pyproject\.toml)$$|(^|/)(hosts\.ya?ml|podnet-leases\.ya?ml)$$'; \
+	@if tar -tzf $(TARBALL) | grep -E '^(tests|inventories|\.venv|\.ci|build|dist)/|^(Makefile|ansible\.cfg|site\.yml|reset\.yml|verify\.yml|pyproject\.toml)$$|(^|/)(hosts\.ya?ml|podnet-leases\.ya?ml)$$'; \
 	then echo "the tarball ships the files above: see manifest in galaxy.yml"; exit 1; fi
 	@echo "tarball: $$(tar -tzf $(TARBALL) | grep -vc '/$$') files, $$(stat -c %s $(TARBALL)) bytes"
 	@# CHANGELOG.md is generated from changelogs/: fragments lint, and no hand edits.

@@ -31,6 +31,12 @@ options:
     type: list
     elements: str
     default: []
+  netns:
+    description:
+      - The probe's network namespace. The namespace lab's nodes share one C(/run/netns),
+        so its inventory names one per node.
+    type: str
+    default: podnet-probe
   mtu:
     description: The pod MTU (the probe's, and the DF boundary's).
     type: int
@@ -111,6 +117,7 @@ from ..module_utils.probe import entry  # noqa: E402
 ARGUMENT_SPEC = {
     "state": {"type": "str", "required": True, "choices": ["present", "probe", "absent"]},
     "subnets": {"type": "list", "elements": "str", "default": []},
+    "netns": {"type": "str", "default": "podnet-probe"},
     "mtu": {"type": "int"},
     "peers": {
         "type": "list",

@@ -57,19 +57,20 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     state = params["state"]
     if check_mode:
         return Applied([], fields={"checked": False})
-    overlay = params.get("overlay")
+    overlay, name = params.get("overlay"), params["netns"]
     if state == "present":
         addresses = choose_addresses(params["subnets"], _taken())
-        netns.make(programs, addresses, int(params["mtu"]))
+        netns.make(programs, name, addresses, int(params["mtu"]))
         return Applied(
             [],
             fields={"addresses": addresses, "before": readings.counters(programs, overlay)},
         )
     if state == "probe":
-        if not netns.exists(programs):
+        if not netns.exists(programs, name):
             raise PodnetError("there is no probe on this node: run the `present` step first")
         return Applied(
-            [], fields={"peers": ping.probe_peers(programs, params["peers"], int(params["mtu"]))}
+            [],
+            fields={"peers": ping.probe_peers(programs, name, params["peers"], int(params["mtu"]))},
         )
     fields = {
         "after": readings.counters(programs, overlay),
@@ -77,6 +78,6 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
         "iface_mtu": readings.mtu_of(params.get("iface")),
         "handshakes": readings.handshakes(programs, overlay),
         "neighbours": readings.neighbours(programs, params.get("iface")),
-        "removed": netns.remove(programs),
+        "removed": netns.remove(programs, name),
     }
     return Applied([], fields=fields)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from ..core.errors import PodnetError
 from ..core.programs import Programs
 
-NETNS = "podnet-probe"
 HOST_END = "podnet-probe"
 GATEWAY_V6 = "fe80::1"
 
@@ -34,46 +33,46 @@ def ip(programs: Programs, *args: str, netns: str | None = None) -> str:
     return out
 
 
-def exists(programs: Programs) -> bool:
-    return NETNS in ip(programs, "netns", "list").split()
+def exists(programs: Programs, netns: str) -> bool:
+    return netns in ip(programs, "netns", "list").split()
 
 
-def remove(programs: Programs) -> bool:
+def remove(programs: Programs, netns: str) -> bool:
     """Delete the probe (namespace, veth, route); whether there was one."""
-    if not exists(programs):
+    if not exists(programs, netns):
         return False
-    ip(programs, "netns", "delete", NETNS)
+    ip(programs, "netns", "delete", netns)
     return True
 
 
-def make(programs: Programs, addresses: Sequence[str], mtu: int) -> None:
-    """A fresh probe holding `addresses` (one per family), MTU `mtu` on both ends."""
-    remove(programs)  # what an interrupted run left
-    ip(programs, "netns", "add", NETNS)
+def make(programs: Programs, netns: str, addresses: Sequence[str], mtu: int) -> None:
+    """A fresh probe `netns` holding `addresses` (one per family), MTU `mtu` on both ends."""
+    remove(programs, netns)  # what an interrupted run left
+    ip(programs, "netns", "add", netns)
     try:
         ip(programs, "link", "add", HOST_END, "mtu", str(mtu), "type", "veth", "peer", "name",
-           "eth0", "netns", NETNS)  # fmt: skip
+           "eth0", "netns", netns)  # fmt: skip
         _sysctl(f"net/ipv4/conf/{HOST_END}/proxy_arp", "1")
         _sysctl(f"net/ipv4/conf/{HOST_END}/rp_filter", "0")
         ip(programs, "link", "set", HOST_END, "up")
-        ip(programs, "link", "set", "lo", "up", netns=NETNS)
-        ip(programs, "link", "set", "eth0", "mtu", str(mtu), "up", netns=NETNS)
+        ip(programs, "link", "set", "lo", "up", netns=netns)
+        ip(programs, "link", "set", "eth0", "mtu", str(mtu), "up", netns=netns)
         for text in addresses:
             address = ipaddress.ip_address(text)
             if address.version == 4:
-                ip(programs, "addr", "add", f"{address}/32", "dev", "eth0", netns=NETNS)
-                ip(programs, "route", "add", "default", "dev", "eth0", netns=NETNS)
+                ip(programs, "addr", "add", f"{address}/32", "dev", "eth0", netns=netns)
+                ip(programs, "route", "add", "default", "dev", "eth0", netns=netns)
                 ip(programs, "route", "add", f"{address}/32", "dev", HOST_END)
             else:
                 ip(programs, "-6", "addr", "add", f"{GATEWAY_V6}/64", "dev", HOST_END,
                    "nodad")  # fmt: skip
                 ip(programs, "-6", "addr", "add", f"{address}/128", "dev", "eth0", "nodad",
-                   netns=NETNS)  # fmt: skip
+                   netns=netns)  # fmt: skip
                 ip(programs, "-6", "route", "add", "default", "via", GATEWAY_V6, "dev", "eth0",
-                   netns=NETNS)  # fmt: skip
+                   netns=netns)  # fmt: skip
                 ip(programs, "-6", "route", "add", f"{address}/128", "dev", HOST_END)
     except PodnetError:
-        remove(programs)
+        remove(programs, netns)
         raise
 
 
