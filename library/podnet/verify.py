@@ -17,6 +17,8 @@ from typing import Any
 
 OK, FAIL, NOT_APPLICABLE = "ok", "FAIL", "-"
 HEADERS = {4: 28, 6: 48}
+# Backend Port 0 (flannel's default) leaves the port to the kernel, which uses 8472.
+KERNEL_VXLAN_PORT = 8472
 PAIR_CHECKS = ("pods", "mtu", "underlay", "overlay")
 NODE_CHECKS = ("drift", "forwarding", "forward_chain", "rp_filter", "underlay_mtu")
 
@@ -154,12 +156,13 @@ def _overlay_check(
     """(state, why) of the tunnel between two nodes, by backend."""
     backend = plan["backend"]
     if backend["type"] == "vxlan":
+        port = backend.get("port") or KERNEL_VXLAN_PORT
         arrived = _delta(dst, "overlay", "rx")
         if arrived == 0:
             return FAIL, (
                 f"VXLAN packets do not arrive on {dst_name} (its {dst.get('overlay')} received "
                 f"0 packets while its peers sent to it): {dst_name}'s firewall or the path "
-                f"drops UDP {backend['port']}; allow UDP {backend['port']} from the fleet's "
+                f"drops UDP {port}; allow UDP {port} from the fleet's "
                 "addresses"
             )
         return OK, ""

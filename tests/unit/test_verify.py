@@ -18,7 +18,7 @@ def plan(backend: str = "vxlan", **extra: Any) -> dict[str, Any]:
     return {
         "mtu": 1450 if backend == "vxlan" else 1500 if backend == "host-gw" else 1440,
         "underlay_mtu": 1500,
-        "backend": {"type": backend, "port": 8472, "vni": 1, "direct_routing": False,
+        "backend": {"type": backend, "port": 0, "vni": 1, "direct_routing": False,
                     "wireguard_devices": ["flannel-wg"] if backend == "wireguard" else [],
                     **extra},
         "nodes": {n: {"iface": "eth0", "wireguard_public_key": f"key-{n}"} for n in NAMES},
