@@ -25,7 +25,9 @@ from podnet.verify import diagnose, drift_lines, peer_sample
 
 # What the role registers (tasks/verify.yml): the probe's three steps, and the module
 # tasks of tasks/main.yml, run in check mode (their `changes` are the drift).
-MADE, RAN, READ = "podnet_probe_made", "podnet_probe_ran", "podnet_probe_read"
+MADE = "podnet_probe_made"
+RAN = "podnet_probe_ran"
+READ = "podnet_probe_read"
 APPLIED = ("sysctl", "stale_devices", "vxlan", "host_gw", "wireguard", "masquerade", "files")
 
 
