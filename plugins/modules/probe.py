@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: podnet authors
+# Apache License 2.0 (see LICENSE)
 """podnet.fabric.probe: verify.yml's probe on one node (module_utils/probe/)."""
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ options:
     elements: int
     default: [4]
 author:
-  - podnet contributors
+  - podnet maintainers (@podnet)
 """
 
 EXAMPLES = r"""
