@@ -32,7 +32,7 @@ LAB := $(BIN)/python tests/lab/lab.py
 LAB_INVENTORY := inventories/$(if $(filter hosts,$(TOPOLOGY)),hosts-lab,lab)
 
 .PHONY: help bootstrap system-packages lint unit kernel integration test lab lab-down bench \
-	bench-apply bench-dataplane clean build release sanity bundle bundle-check ee-context \
+	bench-apply bench-fleet bench-dataplane clean build release sanity bundle bundle-check ee-context \
 	changelog
 
 help:
@@ -40,6 +40,7 @@ help:
 	@echo "make test      bootstrap, then: $(TEST_STEPS)"
 	@echo "make bootstrap install Debian packages and the .venv (idempotent)"
 	@echo "make lint | unit | kernel | integration | bench | bench-apply | lab-down | clean"
+	@echo "make bench-fleet  site.yml on 3/10/20-node labs and the vxlan module at 5,000 peers (root)"
 	@echo "make build     the collection tarball (dist/); make release: build + its gates"
 	@echo "make sanity    ansible-test sanity on the built collection (+ Python $(HOST_PYTHON))"
 	@echo "make bundle    the offline bundle (dist/podnet-bundle-*.tar.gz); bundle-check proves it"
@@ -115,6 +116,12 @@ bench: bootstrap
 
 bench-apply: bootstrap
 	$(BIN)/python tests/bench/bench_apply.py
+
+# site.yml on namespace fleets of 3, 10 and 20 nodes (first run, unchanged at forks 5 and 25)
+# and the vxlan module under ansible-playbook at 100..5,000 peers (root, under the lab lock;
+# builds and removes its own labs). BENCH_FLEET_ARGS='--baseline ../main' adds a before table.
+bench-fleet: bootstrap
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tests/bench/bench_fleet.py $(BENCH_FLEET_ARGS)
 
 # Builds its own routed lab unless one is up (then re-converges it to the inventory's
 # net-conf.json afterwards); runs site.yml once per backend.
