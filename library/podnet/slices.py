@@ -92,7 +92,26 @@ def plan_slices(
         "families": [pool.family for pool in conf.pools],
         "nodes": nodes,
         "peers": peers,
+        # The same peers as one string per family, the vxlan module's `peer_table`: at
+        # thousands of nodes one string crosses Ansible far cheaper than a dict per peer.
+        "peer_tables": {
+            word: render_peer_table(peers[word]) for word in FAMILY_WORD.values() if word in peers
+        },
     }
+
+
+def render_peer_table(peers: list[dict[str, Any]]) -> str:
+    r"""The vxlan module's `peer_table`: one line per peer, name subnet public_ip vtep_mac.
+
+    Every node of the fleet is listed; the module skips the line that is the node itself.
+
+    >>> render_peer_table([{"name": "n1", "subnet": "10.244.1.0/24",
+    ...     "public_ip": "192.0.2.1", "vtep_mac": "0a:58:0a:f4:01:00"}])
+    'n1 10.244.1.0/24 192.0.2.1 0a:58:0a:f4:01:00\n'
+    """
+    return "".join(
+        f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}\n" for p in peers
+    )
 
 
 def records_of(plan: FleetPlan, public_keys: Mapping[str, str] | None = None) -> dict[str, Lease]:

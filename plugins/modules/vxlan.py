@@ -132,6 +132,19 @@ options:
         description: The MAC of the node's VXLAN device.
         type: str
         required: true
+  peer_table:
+    description:
+      - The other nodes of the fleet in a compact form, instead of O(peers) - one line per
+        peer, C(<name> <subnet> <public_ip> <vtep_mac>) separated by spaces; blank lines are
+        skipped. The node role passes this (the plan's table, the same string for every
+        host), since at thousands of peers a dict per peer through Ansible's argument checks
+        costs more than the kernel work.
+      - Each line is checked exactly as an entry of O(peers) is, with the same messages
+        (C(peers[<name>].<field>)); a line without four fields fails naming its number.
+      - The node itself may be listed; it is skipped as in O(peers). Not together with
+        O(peers).
+    type: str
+    version_added: "1.0.0"
 attributes:
   check_mode:
     support: full
@@ -189,6 +202,15 @@ EXAMPLES = r"""
     direct_routing: true
     peers: "{{ podnet_plan.peers.ipv6 | rejectattr('name', 'equalto', inventory_hostname) }}"
 
+- name: The same peers as one table (what the node role passes; the node itself is skipped)
+  podnet.fabric.vxlan:
+    dev: eth0
+    local: 192.0.2.11
+    mtu: 1450
+    vtep_mac: "0a:58:0a:f4:01:00"
+    subnet: 10.244.1.0/24
+    network: 10.244.0.0/16
+    peer_table: "{{ podnet_plan.peer_tables.ipv4 }}"
 - name: Remove the IPv4 device and podnet's direct routes
   podnet.fabric.vxlan:
     state: absent
@@ -293,6 +315,8 @@ ARGUMENT_SPEC = {
     "network": {"type": "str"},
     "direct_routing": {"type": "bool", "default": False},
     "peers": {"type": "list", "elements": "dict", "default": [], "options": PEER_OPTIONS},
+    # One string, checked by module_utils/vxlan/input.py like `peers` (see its doc).
+    "peer_table": {"type": "str"},
 }
 
 REQUIRED_IF = [("state", "present", ("dev", "local", "mtu", "vtep_mac", "subnet", "network"))]

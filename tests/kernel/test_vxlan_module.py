@@ -121,3 +121,24 @@ def test_without_pyroute2_fails_cleanly(underlay: tuple[str, str], tmp_path: Pat
     result = module(underlay[0], PRESENT, env={"PYTHONPATH": str(tmp_path)})
     assert result["failed"] is True
     assert "Failed to import the required Python library (pyroute2)" in result["msg"]
+
+
+def test_a_peer_table_builds_what_the_peer_list_builds(underlay: tuple[str, str]) -> None:
+    ns = underlay[0]
+    me = f"node1 10.244.1.0/24 192.0.2.11 {MAC}\n"  # the node itself: skipped
+    table = me + f"node2 10.244.2.0/24 192.0.2.12 {MAC2}\n"
+    first = module(ns, {**PRESENT, "peers": [], "peer_table": table})
+    assert [c["key"] for c in first["changes"]][-1] == "10.244.2.0/24"
+    assert first["args"]["peer_table"] == table  # what the boot restore records
+    # The list form of the same peers finds nothing to do: same objects, either way.
+    assert module(ns, PRESENT)["changed"] is False
+
+
+def test_a_bad_peer_table_fails_with_the_peer_lists_messages(underlay: tuple[str, str]) -> None:
+    ns = underlay[0]
+    result = module(
+        ns, {**PRESENT, "peers": [], "peer_table": f"node2 10.244.2.0/24 192.0.2.300 {MAC2}\n"}
+    )
+    assert result["failed"] is True
+    assert result["problems"] == ["peers[node2].public_ip: '192.0.2.300' is not an IP address"]
+    assert "flannel.1" not in ip("-o", "link", netns=ns)

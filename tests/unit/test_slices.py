@@ -118,3 +118,13 @@ def test_facts_give_the_ipv6_segment() -> None:
     assert node["underlay_ipv6_subnet"] == "2001:db8::/64"
     assert parse_nodes([node])[0].underlay_ipv6_subnet == ipaddress.ip_network("2001:db8::/64")
     assert Lease() == Lease(None, None, None, None, None, None)
+
+
+def test_the_peer_table_lists_every_node_of_the_family_in_the_peer_lists_order() -> None:
+    data = plan_slices(_plan({"Type": "vxlan"}, count=3), True, "bridge")
+    lines = data["peer_tables"]["ipv4"].splitlines()
+    assert lines == [
+        f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}"
+        for p in data["peers"]["ipv4"]
+    ]
+    assert len(lines) == 3

@@ -376,6 +376,51 @@ def test_plan_skips_the_node_itself_among_peers() -> None:
     assert [p.name for p in params.peers] == ["node2"]
 
 
+def table_of(peers: list[dict[str, str]]) -> str:
+    return "".join(f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}\n" for p in peers)
+
+
+def test_a_peer_table_gives_the_params_the_peer_list_gives() -> None:
+    me = {"name": "me", "subnet": "10.244.1.0/24", "public_ip": "192.0.2.11", "vtep_mac": MAC3}
+    table = "\n" + table_of([me, *ARGS["peers"]]) + "  \n"  # itself listed, blank lines
+    assert validate_params({**ARGS, "peers": [], "peer_table": table}) == validate_params(ARGS)
+
+
+def test_a_peer_table_fails_with_the_messages_of_the_peer_list() -> None:
+    bad = [
+        {**ARGS["peers"][0], "public_ip": "192.0.2.300"},
+        {**ARGS["peers"][1], "subnet": "10.244.2.0/24", "vtep_mac": "xx"},
+    ]
+    with pytest.raises(VxlanInputError) as listed:
+        validate_params({**ARGS, "peers": bad})
+    with pytest.raises(VxlanInputError) as tabled:
+        validate_params({**ARGS, "peers": [], "peer_table": table_of(bad)})
+    assert tabled.value.problems == listed.value.problems
+    assert "peers[node2].public_ip: '192.0.2.300' is not an IP address" in tabled.value.problems
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        pytest.param(
+            {"peers": [], "peer_table": "node9 10.244.9.0/24 192.0.2.19\n"},
+            "peer_table line 1: 'node9 10.244.9.0/24 192.0.2.19' has 3 fields, not 4 "
+            "(one line per peer: name subnet public_ip vtep_mac)",
+            id="short-line",
+        ),
+        pytest.param(
+            {"peer_table": "node9 10.244.9.0/24 192.0.2.19 0a:00:00:00:00:09\n"},
+            "peer_table: given together with peers; pass the peers one way",
+            id="both-forms",
+        ),
+    ],
+)
+def test_a_peer_table_line_or_form_it_cannot_read_is_named(extra: dict, problem: str) -> None:
+    with pytest.raises(VxlanInputError) as error:
+        validate_params({**ARGS, **extra})
+    assert error.value.problems == [problem]
+
+
 def test_plan_direct_routing_uses_on_link_peers_only() -> None:
     params = validate_params({**ARGS, "direct_routing": True})
     main = [
