@@ -7,7 +7,6 @@ simulated reboot in tests/integration/test_restore_lab.py.
 
 from __future__ import annotations
 
-import glob
 import io
 import json
 import os
@@ -20,11 +19,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+from plugins.lookup.restore_program import render_program  # noqa: E402
 from plugins.module_utils.core import programs  # noqa: E402
 from plugins.module_utils.core.changes import Change  # noqa: E402
 from plugins.module_utils.kernel import handles  # noqa: E402
@@ -243,32 +242,9 @@ def test_one_line_per_step_and_the_totals() -> None:
 
 
 def render_restore(state_dir: Path) -> Path:
-    """roles/node/templates/restore.j2 rendered as the role renders it (the Ansible lookups,
-    filters and the sources its find task lists, done here with the standard library),
+    """The restore program as the role gets it (the lookup podnet.fabric.restore_program),
     made executable."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(REPO / "roles" / "node" / "templates"),
-        trim_blocks=True,  # ansible.builtin.template's default
-        keep_trailing_newline=True,
-    )
-    env.filters["to_json"] = json.dumps
-    env.filters["relpath"] = os.path.relpath
-    env.globals["lookup"] = lambda _name, path, rstrip=True: Path(path).read_text()
-    text = env.get_template("restore.j2").render(
-        ansible_facts={"python": {"executable": sys.executable}},
-        inventory_hostname="node1",
-        podnet_state_dir=str(state_dir),
-        podnet_restore_module_utils=str(REPO / "plugins" / "module_utils"),
-        # What restore.yml's ansible.builtin.find (recurse, *.py) registers.
-        podnet_restore_sources={
-            "files": [
-                {"path": path}
-                for path in glob.glob(
-                    str(REPO / "plugins" / "module_utils" / "**" / "*.py"), recursive=True
-                )
-            ]
-        },
-    )
+    text = render_program(sys.executable, str(state_dir))
     program = state_dir / "restore"
     program.write_text(text)
     program.chmod(0o755)
