@@ -109,9 +109,7 @@ def render_peer_table(peers: list[dict[str, Any]]) -> str:
     ...     "public_ip": "192.0.2.1", "vtep_mac": "0a:58:0a:f4:01:00"}])
     'n1 10.244.1.0/24 192.0.2.1 0a:58:0a:f4:01:00\n'
     """
-    return "".join(
-        f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}\n" for p in peers
-    )
+    return "".join(f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}\n" for p in peers)
 
 
 def records_of(plan: FleetPlan, public_keys: Mapping[str, str] | None = None) -> dict[str, Lease]:

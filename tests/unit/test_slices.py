@@ -124,7 +124,6 @@ def test_the_peer_table_lists_every_node_of_the_family_in_the_peer_lists_order()
     data = plan_slices(_plan({"Type": "vxlan"}, count=3), True, "bridge")
     lines = data["peer_tables"]["ipv4"].splitlines()
     assert lines == [
-        f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}"
-        for p in data["peers"]["ipv4"]
+        f"{p['name']} {p['subnet']} {p['public_ip']} {p['vtep_mac']}" for p in data["peers"]["ipv4"]
     ]
     assert len(lines) == 3
