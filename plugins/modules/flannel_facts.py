@@ -30,6 +30,17 @@ description:
     to keep, for nodes the lease file does not know yet, the subnet and VXLAN MAC they use
     now, so adopting a running flannel changes no pod IP and no peer entry.
 options:
+  network_facts:
+    description:
+      - Also return, as RV(ansible_facts), the network facts the plan reads in
+        M(ansible.builtin.setup)'s shape - C(interfaces), each interface's C(device), C(mtu),
+        C(macaddress), C(ipv4) (primary), C(ipv4_secondaries) and C(ipv6), C(default_ipv4)
+        and C(default_ipv6) (found as setup finds them, with C(ip route get)) - and
+        C(python.executable). The node role sets it, so an unchanged run gathers nothing
+        but this module's one read.
+    type: bool
+    default: false
+    version_added: "1.0.0"
   path:
     description: The subnet.env file flanneld writes (its C(--subnet-file)).
     type: path
@@ -121,6 +132,17 @@ subnet_env:
     found: true
     values: {FLANNEL_NETWORK: 10.244.0.0/16, FLANNEL_SUBNET: 10.244.7.1/24,
              FLANNEL_MTU: "1450", FLANNEL_IPMASQ: "true"}
+ansible_facts:
+  description: With O(network_facts), the host's interfaces, default interfaces and Python as
+    M(ansible.builtin.setup) names them (the subset the plan reads).
+  returned: when O(network_facts) is true
+  type: dict
+  sample:
+    interfaces: [eth0, lo]
+    default_ipv4: {interface: eth0, address: 192.0.2.11}
+    eth0: {device: eth0, mtu: 1500, ipv4: {address: 192.0.2.11, network: 192.0.2.0,
+           netmask: 255.255.255.0, prefix: "24", broadcast: 192.0.2.255}}
+    python: {executable: /usr/bin/python3}
 checksums:
   description: The SHA-256 (hex) of each file of O(checksums), by path; null for a missing one.
   returned: always
@@ -166,6 +188,7 @@ ARGUMENT_SPEC = {
     "path": {"type": "path", "default": "/run/flannel/subnet.env"},
     "check_pyroute2": {"type": "bool", "default": False},
     "checksums": {"type": "list", "elements": "path", "default": []},
+    "network_facts": {"type": "bool", "default": False},
 }
 
 

@@ -6,6 +6,8 @@ them: the lease from subnet.env or the device's /32, the random VTEP MAC, nothin
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,48 @@ def test_checksums_of_files_it_is_asked_about(underlay: tuple[str, str], tmp_pat
         str(present): hashlib.sha256(b"zip bytes").hexdigest(),
         str(missing): None,
     }
+
+
+def setup_network_facts(netns: str) -> dict[str, Any]:
+    """ansible.builtin.setup's network and python subsets, run inside `netns`."""
+    payload = json.dumps(
+        {"ANSIBLE_MODULE_ARGS": {"gather_subset": ["!all", "!min", "network", "python"]}}
+    )
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "ansible.modules.setup", payload],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)["ansible_facts"]
+
+
+def test_network_facts_are_setups_for_what_the_plan_reads(underlay: tuple[str, str]) -> None:
+    """The keys plugins/action/plan.py's describe_node reads, equal to setup's own."""
+    ns, iface = underlay
+    ip("addr", "add", "192.0.2.99/24", "dev", iface, netns=ns)  # a secondary
+    ip("addr", "add", "198.51.100.5/24", "dev", iface, netns=ns)  # another primary
+    ip("addr", "add", "2001:db8::11/64", "dev", iface, "nodad", netns=ns)
+    ip("route", "add", "default", "via", "192.0.2.1", netns=ns)
+    ip("-6", "route", "add", "default", "via", "2001:db8::1", netns=ns)
+    ours = module(ns, {"path": "/nonexistent/subnet.env", "network_facts": True})["ansible_facts"]
+    theirs = setup_network_facts(ns)
+    for key in ("default_ipv4", "default_ipv6"):
+        assert ours[key]["interface"] == theirs[f"ansible_{key}"]["interface"] == iface, key
+        assert ours[key]["address"] == theirs[f"ansible_{key}"]["address"], key
+    assert ours["interfaces"] == sorted(theirs["ansible_interfaces"])
+    assert ours["python"]["executable"] == theirs["ansible_python"]["executable"]
+    mine, setup = ours[iface], theirs[f"ansible_{iface}"]
+    assert mine["mtu"] == setup["mtu"]
+    for field in ("address", "netmask", "network", "prefix", "broadcast"):
+        assert mine["ipv4"][field] == setup["ipv4"][field], field
+    assert [a["address"] for a in mine["ipv4_secondaries"]] == [
+        a["address"] for a in setup["ipv4_secondaries"]
+    ]
+    assert [(a["address"], a["prefix"], a["scope"]) for a in mine["ipv6"]] == [
+        (a["address"], a["prefix"], a["scope"]) for a in setup["ipv6"]
+    ]
+
+
+def test_without_network_facts_no_facts_are_returned(underlay: tuple[str, str]) -> None:
+    assert "ansible_facts" not in module(underlay[0], {"path": "/nonexistent/subnet.env"})

@@ -3,7 +3,9 @@
 run(params, check_mode, programs) -> Applied with no changes (it only reads, in check
 mode too): `subnet`, `ipv6_subnet`, `network`, `ipv6_network`, `subnet_env`, `devices`.
 One file read, one `ip -d -j addr show`, and the SHA-256 of each of `checksums` (the role
-asks for its provided pyroute2 copy's, to skip re-sending an unchanged one). It needs no
+asks for its provided pyroute2 copy's and its restore program's, to skip re-sending
+unchanged ones). With `network_facts`, two `ip route get` more, and the facts the plan reads
+(network.py) in setup's shape, so the role needs no setup run. It needs no
 pyroute2: it is the role's first module on a host, before the plan, and must work (and
 change nothing) on any host. With
 `check_pyroute2`, it also fails, read only, when the pyroute2 this Python imports cannot
@@ -13,6 +15,7 @@ serve podnet's other modules, so such a host stops before the plan.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +25,7 @@ from ..core.shell import Applied
 from ..kernel.handles import require_pyroute2
 from .env import read_subnet_env
 from .links import read_flannel_devices
+from .network import ROUTE_PROBES, network_facts
 
 
 def label(params: Mapping[str, Any]) -> str:
@@ -41,7 +45,17 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     if rc != 0:
         raise PodnetError(f"flannel_facts: ip -d -j addr show failed (exit {rc}): {err.strip()}")
     checksums = {path: sha256_of(path) for path in params.get("checksums") or []}
-    return Applied([], fields={"devices": read_flannel_devices(out), "checksums": checksums, **env})
+    fields = {"devices": read_flannel_devices(out), "checksums": checksums, **env}
+    if params.get("network_facts"):
+        routes = {}
+        for family, probe in ROUTE_PROBES.items():
+            # No route of a family (no IPv6, no default) is an answer, not an error.
+            rc, route, _err = programs.run(
+                [ip, "-j", f"-{family}", "route", "get", probe], None, None, False
+            )
+            routes[family] = route if rc == 0 else ""
+        fields["ansible_facts"] = network_facts(out, routes, sys.executable)
+    return Applied([], fields=fields)
 
 
 def sha256_of(path: str) -> str | None:
