@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,7 @@ class FleetRow:
     first: float
     unchanged: dict[int, float]
     tasks: tuple[int, int, int]  # ok, changed, skipped: node1's, unchanged run
+    cpu: float  # CPU seconds of the unchanged forks-25 run (controller and lab modules)
 
     @property
     def per_host(self) -> float:
@@ -85,17 +87,17 @@ class Checkout:
     def lab(self, *argv: str) -> None:
         self.run(str(self.bin / "python"), "tests/lab/lab.py", *argv)
 
-    def site(self, forks: int) -> tuple[float, str]:
+    def site(self, forks: int) -> tuple[float, str, float]:
+        """Wall seconds, output, and CPU seconds of every process of the run (a lab node's
+        modules are children too, so this is controller and hosts together)."""
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = self.run(
-            str(self.bin / "ansible-playbook"),
-            "-i",
-            "inventories/lab",
-            "-f",
-            str(forks),
-            "site.yml",
-        )
-        return time.perf_counter() - started, done.stdout
+        playbook = str(self.bin / "ansible-playbook")
+        done = self.run(playbook, "-i", "inventories/lab", "-f", str(forks), "site.yml")
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
+        return wall, done.stdout, cpu
 
     def compact_peers(self) -> bool:
         """Whether this checkout's vxlan module takes the peers as one table string."""
@@ -123,12 +125,12 @@ def tasks_of(recap: str, host: str) -> tuple[int, int, int]:
 def bench_fleet(checkout: Checkout, nodes: int) -> FleetRow:
     checkout.lab("down", "--lab-only")
     checkout.lab("up", "--nodes", str(nodes))
-    first, _ = checkout.site(FIRST_FORKS)
+    first, _, _ = checkout.site(FIRST_FORKS)
     unchanged: dict[int, float] = {}
-    recap = ""
+    recap, cpu = "", 0.0
     for forks in UNCHANGED_FORKS:
-        unchanged[forks], recap = checkout.site(forks)
-    row = FleetRow(nodes, first, unchanged, tasks_of(recap, "node1"))
+        unchanged[forks], recap, cpu = checkout.site(forks)
+    row = FleetRow(nodes, first, unchanged, tasks_of(recap, "node1"), cpu)
     checkout.lab("down", "--lab-only")
     return row
 
@@ -229,14 +231,15 @@ def print_tables(label: str, fleet: list[FleetRow], module: list[ModuleRow]) -> 
     if fleet:
         print(
             "| nodes | first run (f25) | unchanged, forks 5 | unchanged, forks 25 |"
-            " per host, unchanged f25 | tasks per host (ok / changed / skipped) |"
+            " per host, unchanged f25 | CPU per host, unchanged f25 |"
+            " tasks per host (ok / changed / skipped) |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for r in fleet:
             ok, changed, skipped = r.tasks
             print(
                 f"| {r.nodes} | {r.first:.1f} s | {r.unchanged[5]:.1f} s | {r.unchanged[25]:.1f} s"
-                f" | {r.per_host:.2f} s | {ok} / {changed} / {skipped} |"
+                f" | {r.per_host:.2f} s | {r.cpu / r.nodes:.2f} s | {ok} / {changed} / {skipped} |"
             )
         small, big = fleet[0], fleet[-1]
         if small is not big:
