@@ -17,7 +17,9 @@ description:
     M(podnet.fabric.flannel_facts)) and copies the file only where it differs, so an
     unchanged run neither sends nor compares the program (about 250 kB) with a task of
     its own.
-  - The file is kept as C(<cache_dir>/restore-<sha256>/restore) (written once, atomically).
+  - The file is kept as C(<cache_dir>/restore-<sha256>/restore) (written once, atomically),
+    and indexed by its inputs' names, sizes and modification times, so a later call renders
+    nothing unless a source, the template, the Python or the state directory changed.
 options:
   python:
     description: The Python the host's modules run with (the program's shebang).
@@ -72,35 +74,74 @@ TEMPLATES = os.path.join(COLLECTION, "roles", "node", "templates")
 class LookupModule(LookupBase):  # type: ignore[misc]  # Ansible ships no type information
     def run(self, terms: list[Any], variables: Any = None, **kwargs: Any) -> list[str]:
         self.set_options(var_options=variables, direct=kwargs)
-        program = render_program(str(self.get_option("python")), str(self.get_option("state_dir")))
-        digest = hashlib.sha256(program.encode()).hexdigest()
-        if self.get_option("output") == "sha256":
-            return [digest]
+        python, state_dir = str(self.get_option("python")), str(self.get_option("state_dir"))
         cache = os.path.expanduser(str(self.get_option("cache_dir")))
+        target, digest = cached_program(cache, python, state_dir)
+        return [digest if self.get_option("output") == "sha256" else target]
+
+
+def cached_program(cache: str, python: str, state_dir: str) -> tuple[str, str]:
+    """(the rendered program's path, its SHA-256), rendering only when an input changed.
+
+    The role asks once per host (and once more where it copies), so an unchanged run must
+    not render ~250 kB per host: the inputs' names, sizes and mtimes, with the shebang and
+    state directory, key an index file holding the digest of what they rendered last.
+    """
+    stamp = "\n".join([python, state_dir, *_source_stamps()]).encode()
+    index = os.path.join(cache, "restore-index", hashlib.sha256(stamp).hexdigest())
+    try:
+        with open(index, encoding="utf-8") as handle:
+            digest = handle.read().strip()
         target = os.path.join(cache, f"restore-{digest}", "restore")
-        if not os.path.exists(target):
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            temporary = f"{target}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                handle.write(program)
-            os.replace(temporary, target)
-        return [target]
+        if os.path.exists(target):
+            return target, digest
+    except FileNotFoundError:
+        pass
+    program = render_program(python, state_dir)
+    digest = hashlib.sha256(program.encode()).hexdigest()
+    target = os.path.join(cache, f"restore-{digest}", "restore")
+    _write_atomically(target, program)
+    _write_atomically(index, digest + "\n")
+    return target, digest
 
 
-def render_program(python: str, state_dir: str, module_utils: str = MODULE_UTILS) -> str:
+def _source_stamps() -> list[str]:
+    """Every input of render_program as `path size mtime_ns`, sorted."""
+    stamps = []
+    template = os.path.join(TEMPLATES, "restore.j2")
+    for path in [template, *_sources(MODULE_UTILS)]:
+        info = os.stat(path)
+        stamps.append(f"{path} {info.st_size} {info.st_mtime_ns}")
+    return sorted(stamps)
+
+
+def _sources(module_utils: str) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(module_utils):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        found.extend(os.path.join(root, name) for name in files if name.endswith(".py"))
+    return found
+
+
+def _write_atomically(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def render_program(python: str, state_dir: str, module_utils: str | None = None) -> str:
     """restore.j2 with `module_utils`'s *.py files embedded, sorted by path below it.
 
     Plain Jinja (ansible.builtin.template's trim_blocks), so the same bytes come out
     wherever it runs: the role through this lookup, and the unit tests.
     """
+    module_utils = module_utils or MODULE_UTILS
     sources = []
-    for root, dirs, files in os.walk(module_utils):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(root, name)
-                with open(path, encoding="utf-8") as handle:
-                    sources.append((os.path.relpath(path, module_utils), handle.read()))
+    for path in _sources(module_utils):
+        with open(path, encoding="utf-8") as handle:
+            sources.append((os.path.relpath(path, module_utils), handle.read()))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         trim_blocks=True,

@@ -7,10 +7,12 @@ simulated reboot in tests/integration/test_restore_lab.py.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -23,7 +25,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-from plugins.lookup.restore_program import render_program  # noqa: E402
+from plugins.lookup import restore_program  # noqa: E402
 from plugins.module_utils.core import programs  # noqa: E402
 from plugins.module_utils.core.changes import Change  # noqa: E402
 from plugins.module_utils.kernel import handles  # noqa: E402
@@ -244,7 +246,7 @@ def test_one_line_per_step_and_the_totals() -> None:
 def render_restore(state_dir: Path) -> Path:
     """The restore program as the role gets it (the lookup podnet.fabric.restore_program),
     made executable."""
-    text = render_program(sys.executable, str(state_dir))
+    text = restore_program.render_program(sys.executable, str(state_dir))
     program = state_dir / "restore"
     program.write_text(text)
     program.chmod(0o755)
@@ -313,3 +315,25 @@ def test_the_restore_program_imports_the_provided_pyroute2_first(tmp_path: Path)
     # Unpacked once beside the zip (module_utils/kernel/provided.py), then imported.
     unpacked = f"{tmp_path}/lib/pyroute2-[0-9a-f]{{16}}/pyroute2"
     assert re.search(rf"pyroute2 0\.5\.0 \({unpacked}\)", done.stderr), done.stderr
+
+
+def test_the_program_is_rendered_again_only_when_an_input_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The role asks the lookup once or twice per host: an unchanged input renders nothing."""
+    sources = tmp_path / "module_utils"
+    shutil.copytree(REPO / "plugins" / "module_utils", sources)
+    monkeypatch.setattr(restore_program, "MODULE_UTILS", str(sources))
+    cache = str(tmp_path / "cache")
+    first = restore_program.cached_program(cache, sys.executable, "/etc/podnet")
+    assert first[1] == hashlib.sha256(Path(first[0]).read_bytes()).hexdigest()
+
+    def no_render(*_args: object) -> str:
+        raise AssertionError("rendered although nothing changed")
+
+    with monkeypatch.context() as unchanged:
+        unchanged.setattr(restore_program, "render_program", no_render)
+        assert restore_program.cached_program(cache, sys.executable, "/etc/podnet") == first
+    (sources / "names.py").write_text((sources / "names.py").read_text() + "# changed\n")
+    second = restore_program.cached_program(cache, sys.executable, "/etc/podnet")
+    assert second[1] != first[1] and "# changed" in Path(second[0]).read_text()
