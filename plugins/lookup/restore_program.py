@@ -116,7 +116,7 @@ def _source_stamps() -> list[str]:
 
 
 def _sources(module_utils: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for root, dirs, files in os.walk(module_utils):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         found.extend(os.path.join(root, name) for name in files if name.endswith(".py"))
