@@ -40,6 +40,7 @@ from ..core.errors import PodnetError
 from ..core.programs import SUBPROCESS, Programs
 from ..core.shell import Applied
 from ..firewall import entry as masquerade_entry
+from ..firewall.overlay import entry as overlay_filter_entry
 from ..host_gw import entry as host_gw_entry
 from ..sysctl import entry as sysctl_entry
 from ..vxlan import entry as vxlan_entry
@@ -64,6 +65,7 @@ class Entry(Protocol):
 # Recorded step name (the module's name) -> the entry its module's main() calls.
 ENTRIES: dict[str, Entry] = {
     "sysctl": sysctl_entry,
+    "overlay_filter": overlay_filter_entry,
     "vxlan": vxlan_entry,
     "host_gw": host_gw_entry,
     "wireguard": wireguard_entry,
