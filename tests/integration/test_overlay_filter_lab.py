@@ -113,8 +113,10 @@ class capture:
             self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         assert self.process.stderr is not None
-        ready = self.process.stderr.readline()
-        assert "listening on" in ready, ready
+        said = [self.process.stderr.readline() for _ in range(2)]  # a notice, then "listening"
+        if not any("listening on" in line for line in said):
+            self.process.kill()
+            raise AssertionError(f"tcpdump did not start: {said}")
         return self.lines
 
     def __exit__(self, *exc: object) -> None:
