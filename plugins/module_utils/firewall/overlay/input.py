@@ -121,7 +121,7 @@ def parse_members(raw: list[Any]) -> tuple[dict[int, tuple[str, ...]], list[str]
             continue
         found.setdefault(address.version, set()).add(address)
     members = {
-        version: tuple(str(address) for address in sorted(found[version]))  # type: ignore[type-var]
+        version: tuple(str(address) for address in sorted(found[version]))
         for version in sorted(found)
     }
     return members, problems
