@@ -79,8 +79,10 @@ attributes:
   platform:
     platforms: linux
 notes:
-  - The jump is kept the first rule of C(INPUT); if something inserts a rule before it, the
-    next run moves the jump back to the top (a rule before it could accept a frame first).
+  - A missing jump is inserted as the first rule of C(INPUT); an existing one stays where it
+    is, as kube-proxy leaves its own (moving it back on top at every run would fight every
+    tool that inserts at the top). A rule you insert above it that accepts UDP to the port
+    bypasses the filter.
   - In iptables mode a frame walks one rule per member until it matches; on fleets of
     hundreds of nodes use the nftables mode (C(EnableNFTables)), whose set is a hash lookup.
   - Only VXLAN is filtered. host-gw routes and VXLAN DirectRouting send pod traffic

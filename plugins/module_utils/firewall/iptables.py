@@ -34,9 +34,11 @@ class OwnedChain:
 
     Attributes:
         match: what the jump matches before its comment, in iptables-save form ("": all).
-        first: the jump must be the built-in chain's first rule (a filter that drops:
-            a rule before it could accept what it is there to refuse); otherwise it is
-            appended, as flannel does.
+        first: a missing jump is inserted as the built-in chain's first rule (a filter
+            that drops: a rule before it could accept what it is there to refuse);
+            otherwise it is appended, as flannel does. An existing jump stays where it is,
+            as kube-proxy leaves its own: moving it back on top at every run would fight
+            every other tool that inserts at the top.
     """
 
     table: str
@@ -207,18 +209,14 @@ def diff_jump(
             Change(DELETE, "iptables-jump", key, why_absent, {**spec, "delete": jumps, "add": None})
         ]
     extra = list(jumps)
-    hook_rules = chains.get(owned.hook, [])
-    in_place = not owned.first or (bool(hook_rules) and hook_rules[0] == owned.jump)
     add: str | None = owned.jump
-    if owned.jump in extra and in_place:
+    if owned.jump in extra:
         extra.remove(owned.jump)  # the first exact jump stays where it is
         add = None
     if not extra and not add:
         return []
     # e.g. "unexpected '-A POSTROUTING ... -j FLANNEL-POSTRTG'" for a duplicated jump
     reason = explain_difference(jumps, [owned.jump]) if jumps else "missing"
-    if not reason:
-        reason = f"not the first rule of {owned.hook}: a rule before it could accept first"
     op = REPLACE if jumps else ADD
     return [Change(op, "iptables-jump", key, reason, {**spec, "delete": extra, "add": add})]
 
