@@ -166,6 +166,15 @@ def drops(node: str, backend: str, family: int = 4) -> int:
     return int(line.split("counter packets ")[1].split()[0])
 
 
+def listing(node: str, backend: str) -> str:
+    """The filter as the tools list it, with its counters (for the record)."""
+    if backend == "iptables":
+        return node_text(node, ["iptables", "-L", "INPUT", "-v", "-x", "-n"]) + node_text(
+            node, ["iptables", "-L", "PODNET-OVERLAY", "-v", "-x", "-n"]
+        )
+    return node_text(node, ["nft", "list", "table", "inet", "podnet-overlay"])
+
+
 def attach_pods() -> None:
     for node in NODES:  # a pod's addresses and MTU are fixed when it starts
         labkit.detach_pod(node)
@@ -191,6 +200,9 @@ def test_an_outsiders_frame_reaches_no_pod_and_is_counted(
         before = drops(node, backend)
         assert intruder.inject(node) == [], f"{node}'s pod received a forged frame"
         assert drops(node, backend) - before == 3
+    print(f"{backend}: drop counters after 3 forged frames per node:",
+          {node: drops(node, backend) for node in NODES})  # fmt: skip
+    print(listing("node1", backend))
     all_pods_reach()
     again = converge("-e", conf)
     assert again.changed() == dict.fromkeys(NODES, 0), again.output[-6000:]
@@ -281,6 +293,7 @@ def test_an_ipv6_underlay_gets_the_same_filter(lab, intruder: Intruder, backend:
         assert intruder.inject(node, family=6) == [], f"{node}'s pod received a forged frame"
         assert intruder.inject(node, family=4) == []
         assert drops(node, backend, family=6) - before == 3
+    print(listing("node1", backend) + node_text("node1", ["ip6tables", "-S"]))
     for src in NODES:
         for dst in NODES:
             if src != dst:
