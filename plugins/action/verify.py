@@ -37,6 +37,7 @@ APPLIED = (
     "wireguard",
     "masquerade",
     "files",
+    "cni_bridge",
 )
 
 

@@ -8,9 +8,10 @@ both sides by hand. The order of the list is the apply order:
    no delete of their own);
 2. then adds and replaces in dependency order: the device, its attributes, addresses (the
    new one before the old one goes: a device left without an address loses every
-   neighbour and route on it), neighbours, FDB entries, and routes last: a route through `<peer .0> onlink` that exists
-   before the peer's permanent neighbour makes the kernel ARP for the gateway on the
-   tunnel, where nobody answers, and the failed entry then has to age out.
+   neighbour and route on it), neighbours, FDB entries, and routes last: a route through
+   `<peer .0> onlink` that exists before the peer's permanent neighbour makes the kernel
+   ARP for the gateway on the tunnel, where nobody answers, and the failed entry then has
+   to age out.
 
 A device that must be re-created (an attribute the kernel cannot change) takes its
 on-device objects with it, so they are diffed against nothing and re-added; likewise its
