@@ -97,8 +97,11 @@ def test_the_input_is_not_mutated() -> None:
         ({"public_ip": "192.0.2.1", "mtu": 65536}, "nodes[web3].mtu: 65536 is out of range;"
          " use 576..65535"),
         ({"public_ip": "192.0.2.1", "mtu": "9000"}, "nodes[web3].mtu: '9000' is not a whole"
-         " number"),
-        ({"public_ip": "192.0.2.1", "mtu": True}, "nodes[web3].mtu: True is not a whole number"),
+         " number; give the underlay interface's MTU in bytes (576..65535), or leave it out"
+         " to use the interface's"),
+        ({"public_ip": "192.0.2.1", "mtu": True}, "nodes[web3].mtu: True is not a whole number;"
+         " give the underlay interface's MTU in bytes (576..65535), or leave it out to use the"
+         " interface's"),
         ({"public_ip": "192.0.2.1", "subnet": "10.244.1.1/24"}, "nodes[web3].subnet:"
          " '10.244.1.1/24' has host bits set; did you mean 10.244.1.0/24?"),
         ({"public_ip": "192.0.2.1", "ipv6_subnet": "fd00::1/64"}, "nodes[web3].ipv6_subnet:"
@@ -115,10 +118,11 @@ def test_the_input_is_not_mutated() -> None:
          " address (None); give the subnet of the interface that holds it"),
         ({"public_ip": "192.0.2.1", "colour": "red"}, "nodes[web3]: unknown key 'colour'; known"
          " keys: name, public_ip, public_ipv6, iface, mtu, subnet, ipv6_subnet, underlay_subnet,"
-         " underlay_ipv6_subnet, iface_addresses, read"),
+         " underlay_ipv6_subnet, iface_addresses, host_addresses, public_ip_nat, read"),
         ({"public_ip": "192.0.2.1", "Public_IP": "192.0.2.1"}, "nodes[web3]: unknown key"
          " 'Public_IP'; known keys: name, public_ip, public_ipv6, iface, mtu, subnet, ipv6_subnet,"
-         " underlay_subnet, underlay_ipv6_subnet, iface_addresses, read"),
+         " underlay_subnet, underlay_ipv6_subnet, iface_addresses, host_addresses,"
+         " public_ip_nat, read"),
         ({"public_ip": "192.0.2.1", "iface": "eth0", "iface_addresses": "192.0.2.1"},
          "nodes[web3].iface_addresses: '192.0.2.1' is not a list of the interface's addresses"),
         ({"public_ip": "192.0.2.1", "iface": "eth0", "iface_addresses": ["192.0.2.1", "x"]},
