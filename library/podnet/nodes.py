@@ -218,7 +218,7 @@ def _iface(raw: Mapping[str, object], path: str, problems: list[str]) -> str | N
     if iface is not None and not _IFNAME.match(iface):
         problems.append(
             f"{path}.iface: {iface!r} is not a Linux interface name (1-15 characters,"
-            " no '/', ':' or spaces)"
+            " no '/', ':' or spaces); give the underlay interface as `ip link` lists it"
         )
     return iface
 
@@ -263,7 +263,9 @@ def _address(
     value = raw.get(key)
     if value is None:
         return None
+    before = len(problems)
     address = read_address(value, f"{path}.{key}", problems, family)
+    _add_fix(problems, before, "give the address peers reach the node at")
     if address is not None and not check_node_address(address, f"{path}.{key}", problems):
         return None
     return address
@@ -273,7 +275,18 @@ def _network(
     raw: Mapping[str, object], key: str, path: str, problems: list[str], family: Family
 ) -> IPNetwork | None:
     value = raw.get(key)
-    return None if value is None else read_network(value, f"{path}.{key}", problems, family)
+    if value is None:
+        return None
+    before = len(problems)
+    network = read_network(value, f"{path}.{key}", problems, family)
+    _add_fix(problems, before, "pin a subnet of the network (address/prefix), or drop it")
+    return network
+
+
+def _add_fix(problems: list[str], before: int, fix: str) -> None:
+    """Add the fix to a reader's problem that says none (only the rule)."""
+    if len(problems) > before and ";" not in problems[-1]:
+        problems[-1] += f"; {fix}"
 
 
 def _check_unique_names(raw: Sequence[object], problems: list[str]) -> None:

@@ -151,10 +151,17 @@ def check_paths(name: str, paths: Mapping[str, object], problems: list[str]) -> 
     >>> [problem.split(":")[0] for problem in problems]
     ['n1.podnet_state_dir', 'n1.podnet_cni_conf_dir']
     """
+    before = len(problems)
+    state_dir = paths.get("podnet_state_dir")
     for field, value in paths.items():
+        # A key file in the state directory (its default) is judged with that directory.
+        key_in_state_dir = field == "podnet_wireguard_key_file" and isinstance(value, str)
+        if key_in_state_dir and posixpath.dirname(str(value)) == state_dir:
+            continue
         if field in PATH_DEFAULTS:
             _check_path(name, field, value, problems)
-    _check_state_dir_holds_nothing_shared(name, paths, problems)
+    if len(problems) == before:
+        _check_state_dir_holds_nothing_shared(name, paths, problems)
 
 
 def _check_path(name: str, field: str, value: object, problems: list[str]) -> None:
@@ -177,12 +184,11 @@ def _check_path(name: str, field: str, value: object, problems: list[str]) -> No
         return
     directory = posixpath.dirname(normal) if field in FILE_PATHS else normal
     if _is_system_dir(directory):
-        what = "the directory of " if field in FILE_PATHS else ""
+        where_it_is = f"is in {directory}, which " if field in FILE_PATHS else ""
         problems.append(
-            f"{where}: {value!r} makes {what}{directory} podnet's, but it is a system"
-            f" directory (/, a top-level directory or one shared by other software, where"
-            f" the role would set modes and reset would remove files); give a directory of"
-            f" podnet's own, such as {default}"
+            f"{where}: {value!r} {where_it_is}is a system directory (/, a top-level directory"
+            " or one shared by other software: the role sets its directories' modes and reset"
+            f" removes what is podnet's); use a directory of podnet's own, such as {default}"
         )
 
 
