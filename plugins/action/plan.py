@@ -34,6 +34,7 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 # The collection carries its planning library (library/podnet, the same version as these
@@ -289,7 +290,7 @@ def describe_node(
         # Every address of the host: a public address outside them is a typo or NAT.
         held = (*facts.get("all_ipv4_addresses", ()), *facts.get("all_ipv6_addresses", ()))
         node["host_addresses"] = [str(address) for address in held] or None
-    node["public_ip_nat"] = host.get(NAT_VARIABLE)
+    node["public_ip_nat"] = _bool(host.get(NAT_VARIABLE))
     if read:
         node["read"] = True
     if node["mtu"] is None:
@@ -430,6 +431,15 @@ def _summary(plan: FleetPlan, lease_path: Path, leases_changed: bool) -> str:
 
 def _text(value: object) -> str | None:
     return None if value is None else to_text(value)
+
+
+def _bool(value: object) -> object:
+    """Ansible's booleans ('yes', 'true', 1 from `-e` or an INI inventory) as bools; any other
+    value as it is, for the library to name it."""
+    try:
+        return boolean(value, strict=True) if value is not None else None
+    except TypeError:
+        return value
 
 
 def _int(value: object) -> int | None:
