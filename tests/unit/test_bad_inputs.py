@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 from plugins.action.plan import PATHS_FACT, plan_hosts
+from plugins.module_utils.reset.decide import SHARED_DIRS as RESET_SHARED_DIRS
+from plugins.module_utils.reset.decide import is_own_state_dir
 
 from podnet import ValidationError, parse_net_conf
 from podnet.cli import main
-from podnet.validate import PATH_DEFAULTS
+from podnet.validate import PATH_DEFAULTS, SHARED_DIRS, check_paths
 
 NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
 DUAL_NET_CONF = {**NET_CONF, "EnableIPv6": True, "IPv6Network": "fd00:10:244::/56"}
@@ -432,3 +434,21 @@ def test_default_paths_and_the_labs_unit_dir_inside_the_state_dir_pass() -> None
     hosts = _hosts(node1={"podnet_systemd_unit_dir": "/etc/podnet/systemd"})
     plan, _ = plan_hosts(parse_net_conf(NET_CONF), sorted(hosts), hosts, {}, [])
     assert len(plan.nodes) == 3
+
+
+def test_reset_on_the_host_and_the_plan_share_one_list_of_system_directories() -> None:
+    assert set(RESET_SHARED_DIRS) == SHARED_DIRS
+
+
+@pytest.mark.parametrize(
+    "state_dir",
+    ["/etc/podnet", "/", "/etc", "/var/lib", "/etc/cni", "/etc/podnet/", "/etc//podnet", "x/y"],
+)
+def test_the_plan_refuses_every_state_dir_reset_would_refuse(state_dir) -> None:
+    # The plan runs before reset (and site.yml): a state directory it accepts is one reset
+    # owns; one reset would refuse never gets that far.
+    problems: list[str] = []
+    paths = {**PATH_DEFAULTS, "podnet_state_dir": state_dir}
+    check_paths("n1", paths, problems)
+    shared = [paths["podnet_cni_conf_dir"], "/run/flannel"]
+    assert (not problems) == is_own_state_dir(state_dir, shared)
