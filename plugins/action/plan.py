@@ -55,7 +55,13 @@ from podnet import (
     parse_net_conf,
 )
 from podnet.adopt import OBSERVED_FACT, read_observed
-from podnet.cli.files import load_json, load_yaml, render_lease_file, write_atomically
+from podnet.cli.files import (
+    lease_lock,
+    load_json,
+    load_yaml,
+    render_lease_file,
+    write_atomically,
+)
 from podnet.fields import IPNetwork, is_wireguard_key, read_cidrs
 from podnet.render.cni import CNI_MODES
 from podnet.slices import plan_slices, records_of
@@ -110,34 +116,39 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
         # str(): Ansible hands out tagged str subclasses, which YAML and JSON dumpers refuse.
         hosts = [str(host) for host in task_vars.get("groups", {}).get(group, ())]
         hostvars = task_vars.get("hostvars", {})
+        # Read, plan and record under the lease lock: a second run at the same moment plans
+        # from what the first recorded (podnet.cli.files.lease_lock).
         try:
-            conf = parse_net_conf(_load_net_conf(args.get("net_conf")))
-            if args.get("psk_only"):
-                # The one secret of net-conf.json, for a no_log task; the plan never holds it.
-                result.update(changed=False, psk=conf.backend.psk or None)
-                return result
-            cni_mode = _check_choice("cni_mode", args.get("cni_mode", "bridge"), CNI_MODES)
-            ip_masq = bool(args.get("ip_masq", True))
-            leases = _load_leases(lease_path)
-            problems: list[str] = []
-            services = read_cidrs(args.get("service_cidrs") or [], "podnet_service_cidrs", problems)
-            plan, keys = plan_hosts(
-                conf,
-                hosts,
-                hostvars,
-                leases,
-                problems,
-                service_cidrs=services,
-                require_keys=bool(args.get("require_keys")),
-            )
+            with lease_lock(lease_path):
+                conf = parse_net_conf(_load_net_conf(args.get("net_conf")))
+                if args.get("psk_only"):
+                    # The one secret of net-conf.json, for a no_log task; the plan never holds it.
+                    result.update(changed=False, psk=conf.backend.psk or None)
+                    return result
+                cni_mode = _check_choice("cni_mode", args.get("cni_mode", "bridge"), CNI_MODES)
+                ip_masq = bool(args.get("ip_masq", True))
+                leases = _load_leases(lease_path)
+                problems: list[str] = []
+                services = read_cidrs(
+                    args.get("service_cidrs") or [], "podnet_service_cidrs", problems
+                )
+                plan, keys = plan_hosts(
+                    conf,
+                    hosts,
+                    hostvars,
+                    leases,
+                    problems,
+                    service_cidrs=services,
+                    require_keys=bool(args.get("require_keys")),
+                )
+
+                before = lease_path.read_text(encoding="utf-8") if lease_path.exists() else ""
+                after = render_lease_file(records_of(plan, keys))
+                leases_changed = before != after
+                if leases_changed and not self._task.check_mode:
+                    write_atomically(lease_path, after)
         except ValidationError as error:
             raise AnsibleActionFail(_message(group, error.problems)) from None
-
-        before = lease_path.read_text(encoding="utf-8") if lease_path.exists() else ""
-        after = render_lease_file(records_of(plan, keys))
-        leases_changed = before != after
-        if leases_changed and not self._task.check_mode:
-            write_atomically(lease_path, after)
         result.update(plan_slices(plan, ip_masq=ip_masq, cni_mode=cni_mode, public_keys=keys))
         result.update(
             changed=leases_changed,

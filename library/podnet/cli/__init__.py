@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ from ..leases import Lease, parse_leases
 from ..plan import FleetPlan
 from ..render import render_cni_conflist, render_kubeadm, render_net_conf, render_subnet_env
 from ..validate import plan_validated
-from .files import load_json, load_yaml, render_lease_file, write_atomically
+from .files import lease_lock, load_json, load_yaml, render_lease_file, write_atomically
 from .output import render_json, render_table
 
 EXIT_INVALID = 2
@@ -131,14 +132,19 @@ def _mapping(raw: object) -> dict[str, object]:
 def _run_plan(args: argparse.Namespace) -> int:
     if args.write_leases and args.leases is None:
         raise ValidationError(["--write-leases: needs --leases FILE to say where to record them"])
-    plan = _plan(args, creating_leases=args.write_leases)
+    # With --write-leases, read, plan and write under the lease lock, as site.yml does.
+    with lease_lock(args.leases) if args.write_leases else nullcontext():
+        plan = _plan(args, creating_leases=args.write_leases)
+        written = args.write_leases and write_atomically(
+            args.leases, render_lease_file(plan.leases())
+        )
     if args.format == "json":
         sys.stdout.write(render_json(plan))
     else:
         for warning in plan.warnings:
             print(f"podnet: warning: {warning}", file=sys.stderr)
         sys.stdout.write(render_table(plan))
-    if args.write_leases and write_atomically(args.leases, render_lease_file(plan.leases())):
+    if written:
         print(f"podnet: wrote {args.leases}", file=sys.stderr)
     return 0
 

@@ -37,6 +37,7 @@ from typing import Any, Protocol, TextIO
 
 from ..core.changes import REPLACE, Change
 from ..core.errors import PodnetError
+from ..core.hostlock import HostBusyError, host_lock
 from ..core.programs import SUBPROCESS, Programs
 from ..core.shell import Applied
 from ..firewall import entry as masquerade_entry
@@ -250,5 +251,10 @@ def main(
     except ReplayError as exc:
         _write(f"restore: FAILED: {exc}", to=err or sys.stderr)
         return 1
-    outcomes = replay(record, check_mode=options.check)
+    try:
+        with host_lock("podnet restore"):  # a playbook run at the same moment waits, or we do
+            outcomes = replay(record, check_mode=options.check)
+    except HostBusyError as exc:
+        _write(f"restore: FAILED: {exc}", to=err or sys.stderr)
+        return 1
     return report(outcomes, out or sys.stdout, err or sys.stderr, verbose=options.verbose)
