@@ -17,7 +17,8 @@ module: cni_bridge
 short_description: Remove the CNI bridge's old gateway once no pod uses the old subnet
 version_added: "1.0.0"
 description:
-  - After a node's pod subnet changed (a pin, a renumbering), the CNI bridge plugin refuses
+  - >-
+    After a node's pod subnet changed (a pin, a renumbering), the CNI bridge plugin refuses
     every new pod (C(failed to set bridge addr: "cni0" already has an IP address different
     from ...)) because the bridge keeps the old subnet's gateway. flannel's users delete
     C(cni0) by hand.
