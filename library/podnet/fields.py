@@ -10,7 +10,7 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -101,6 +101,54 @@ def read_address(value: object, path: str, problems: list[str], family: Family) 
     return address
 
 
+def check_node_address(address: IPAddress, path: str, problems: list[str]) -> bool:
+    """Whether a node can hold `address` as its underlay address; record why not.
+
+    Peers send their tunnel packets or routes to it, so it must be a unicast address
+    another host can reach: not unspecified, loopback, multicast or the limited
+    broadcast, not an IPv6 link-local one (it needs a zone no peer knows), not an
+    IPv4 address written as IPv6.
+
+    >>> problems = []
+    >>> check_node_address(ipaddress.ip_address("224.0.0.1"), "public_ip", problems)
+    False
+    >>> problems[0].split(",")[0]
+    "public_ip: '224.0.0.1' is a multicast address"
+    """
+    rule = _unusable_rule(address)
+    if rule is None:
+        return True
+    problems.append(
+        f"{path}: {str(address)!r} is {rule}, which no host can have; give the address peers"
+        " reach the node at"
+    )
+    return False
+
+
+def _is_ipv4_in_ipv6(address: IPAddress) -> bool:
+    """::ffff:192.0.2.1 (mapped) or ::192.0.2.1 (compatible): peers would need IPv4."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return False
+    return address.ipv4_mapped is not None or address in _V4_COMPATIBLE
+
+
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+_V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# In order: an IPv6 link-local address fails before the IPv4-in-IPv6 rule looks at it.
+_UNUSABLE: tuple[tuple[Callable[[IPAddress], bool], str], ...] = (
+    (lambda a: a.is_unspecified, "the unspecified address"),
+    (lambda a: a.is_loopback, "a loopback address"),
+    (lambda a: a.is_multicast, "a multicast address"),
+    (lambda a: a == _BROADCAST, "the limited broadcast address"),
+    (lambda a: a.version == 6 and a.is_link_local, "an IPv6 link-local address (it needs a zone)"),
+    (_is_ipv4_in_ipv6, "an IPv4 address in IPv6 form"),
+)
+
+
+def _unusable_rule(address: IPAddress) -> str | None:
+    return next((rule for test, rule in _UNUSABLE if test(address)), None)
+
+
 def read_network(
     value: object,
     path: str,
@@ -181,6 +229,41 @@ def read_mac(value: object, path: str, problems: list[str]) -> str | None:
         problems.append(f"{path}: {value!r} is the all-zeros MAC; a unicast one is needed")
         return None
     return text
+
+
+# RFC 1123: a host name is at most 253 characters, in dot-separated labels of at most 63.
+HOST_NAME_MAX = 253
+HOST_LABEL_MAX = 63
+
+
+def host_name_rule(name: str) -> str | None:
+    """Why no host can carry `name` as its name, or None when one can.
+
+    Inventory names are looser than DNS (upper case, underscores, an address), so only
+    what no host name can hold is refused: control characters, whitespace, empty labels
+    and the RFC 1123 lengths.
+
+    >>> [host_name_rule(n) for n in ("node1", "Web_1.example.com", "192.0.2.11")]
+    [None, None, None]
+    >>> host_name_rule("node\\x07"), host_name_rule("a..b")
+    ('it holds a control character', 'it has an empty dot-separated label')
+    """
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        return "it holds a control character"
+    if any(c.isspace() for c in name):
+        return "it holds whitespace"
+    if len(name) > HOST_NAME_MAX:
+        return f"it has {len(name)} characters; a host name has at most {HOST_NAME_MAX}"
+    labels = name.rstrip(".").split(".")
+    if any(not label for label in labels):
+        return "it has an empty dot-separated label"
+    longest = max(labels, key=len)
+    if len(longest) > HOST_LABEL_MAX:
+        return (
+            f"its label {longest[:20]!r}... has {len(longest)} characters; a host name's"
+            f" labels have at most {HOST_LABEL_MAX}"
+        )
+    return None
 
 
 def is_wireguard_key(text: str) -> bool:

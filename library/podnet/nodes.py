@@ -16,6 +16,8 @@ from .fields import (
     Family,
     IPAddress,
     IPNetwork,
+    check_node_address,
+    host_name_rule,
     read_address,
     read_bool,
     read_int,
@@ -34,6 +36,8 @@ NODE_KEYS = (
     "underlay_subnet",
     "underlay_ipv6_subnet",
     "iface_addresses",
+    "host_addresses",
+    "public_ip_nat",
     "read",
 )
 DEFAULT_MTU = 1500
@@ -64,6 +68,11 @@ class Node:
             address, when known; peers inside it are on the same L2 segment.
         iface_addresses: every address `iface` holds, when known (from facts); host-gw
             refuses a public address that is not one of them (NAT), as flanneld does.
+        host_addresses: every address the host holds, any interface, when known (from
+            facts); a public address outside them is a typo unless `public_ip_nat`
+            (podnet.validate.check_on_host).
+        public_ip_nat: the user declares that the public addresses are not the host's
+            own (NAT: peers reach the node at an address a router forwards).
         read: the node's host was read in this run, so what it uses now is known. Once
             any node is read, a node that is not, with neither a pin nor a lease line,
             stops the plan (adopt.check_unknown_subnets).
@@ -79,6 +88,8 @@ class Node:
     underlay_subnet: ipaddress.IPv4Network | None = None
     underlay_ipv6_subnet: ipaddress.IPv6Network | None = None
     iface_addresses: frozenset[IPAddress] | None = None
+    host_addresses: frozenset[IPAddress] | None = None
+    public_ip_nat: bool = False
     read: bool = False
 
     def public_address(self, family: int) -> IPAddress | None:
@@ -105,11 +116,21 @@ def parse_nodes(raw: object) -> tuple[Node, ...]:
             [f"nodes: {type(raw).__name__} given; a list of node mappings is needed"]
         )
     problems: list[str] = []
+    nodes = read_nodes(raw, problems)
+    raise_if(problems)
+    return nodes
+
+
+def read_nodes(raw: Sequence[object], problems: list[str]) -> tuple[Node, ...]:
+    """The nodes of `raw` that are valid, every problem of the others added to `problems`.
+
+    The fleet-wide checks (podnet.validate) go on with the valid nodes, so that one run
+    reports a bad field of one node with a bad pin of another.
+    """
     _check_unique_names(raw, problems)
     nodes = [_parse_node(index, item, problems) for index, item in enumerate(raw)]
     parsed = [node for node in nodes if node is not None]
     _check_unique(parsed, problems)
-    raise_if(problems)
     return tuple(parsed)
 
 
@@ -120,6 +141,13 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
         problems.append(f"nodes[{index}].name: {name!r} is not a node name; give a non-empty word")
+        return None
+    rule = host_name_rule(name)
+    if rule is not None:
+        problems.append(
+            f"nodes[{index}].name: {name!r} is not a name a host can carry: {rule}; use the"
+            " host's own name"
+        )
         return None
     path = f"nodes[{name}]"
     before = len(problems)
@@ -133,9 +161,7 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
     iface = _iface(raw, path, problems)
     mtu = DEFAULT_MTU
     if raw.get("mtu") is not None:
-        mtu = (
-            read_int(raw["mtu"], f"{path}.mtu", problems, MIN_UNDERLAY_MTU, MAX_UNDERLAY_MTU) or mtu
-        )
+        mtu = _mtu(raw["mtu"], f"{path}.mtu", problems) or mtu
     networks: dict[str, IPNetwork | None] = {
         key: _network(raw, key, path, problems, family) for key, family in _NETWORK_KEYS
     }
@@ -152,6 +178,10 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
                 f" ({address}); give the subnet of the interface that holds it"
             )
     iface_addresses = _iface_addresses(raw, path, problems)
+    host_addresses = _addresses(raw, "host_addresses", path, problems)
+    nat = raw.get("public_ip_nat") is not None and bool(
+        read_bool(raw["public_ip_nat"], f"{path}.public_ip_nat", problems)
+    )
     read = raw.get("read") is not None and bool(read_bool(raw["read"], f"{path}.read", problems))
     if len(problems) > before:
         return None
@@ -163,8 +193,22 @@ def _parse_node(index: int, raw: object, problems: list[str]) -> Node | None:
         mtu=mtu,
         **networks,  # type: ignore[arg-type]
         iface_addresses=iface_addresses,
+        host_addresses=host_addresses,
+        public_ip_nat=nat,
         read=read,
     )
+
+
+def _mtu(value: object, path: str, problems: list[str]) -> int | None:
+    """The underlay MTU; the fix is said, as a typo here shrinks every pod's MTU."""
+    before = len(problems)
+    mtu = read_int(value, path, problems, MIN_UNDERLAY_MTU, MAX_UNDERLAY_MTU)
+    if len(problems) > before and "whole number" in problems[-1]:
+        problems[-1] += (
+            "; give the underlay interface's MTU in bytes"
+            f" ({MIN_UNDERLAY_MTU}..{MAX_UNDERLAY_MTU}), or leave it out to use the interface's"
+        )
+    return mtu
 
 
 def _iface(raw: Mapping[str, object], path: str, problems: list[str]) -> str | None:
@@ -174,7 +218,7 @@ def _iface(raw: Mapping[str, object], path: str, problems: list[str]) -> str | N
     if iface is not None and not _IFNAME.match(iface):
         problems.append(
             f"{path}.iface: {iface!r} is not a Linux interface name (1-15 characters,"
-            " no '/', ':' or spaces)"
+            " no '/', ':' or spaces); give the underlay interface as `ip link` lists it"
         )
     return iface
 
@@ -183,15 +227,25 @@ def _iface_addresses(
     raw: Mapping[str, object], path: str, problems: list[str]
 ) -> frozenset[IPAddress] | None:
     """Addresses of either family; the interface must be named, as messages name it."""
-    value = raw.get("iface_addresses")
+    if raw.get("iface_addresses") is not None and raw.get("iface") is None:
+        problems.append(
+            f"{path}.iface_addresses: given without iface; name the interface that holds them"
+        )
+    return _addresses(raw, "iface_addresses", path, problems)
+
+
+def _addresses(
+    raw: Mapping[str, object], field: str, path: str, problems: list[str]
+) -> frozenset[IPAddress] | None:
+    """A list of addresses of either family, as facts list them."""
+    value = raw.get(field)
     if value is None:
         return None
-    key = f"{path}.iface_addresses"
+    key = f"{path}.{field}"
     if not isinstance(value, Sequence) or isinstance(value, str | bytes):
-        problems.append(f"{key}: {value!r} is not a list of the interface's addresses")
+        owner = "the interface's" if field == "iface_addresses" else "the host's"
+        problems.append(f"{key}: {value!r} is not a list of {owner} addresses")
         return None
-    if raw.get("iface") is None:
-        problems.append(f"{key}: given without iface; name the interface that holds them")
     addresses: set[IPAddress] = set()
     for index, item in enumerate(value):
         try:
@@ -207,14 +261,32 @@ def _address(
     raw: Mapping[str, object], key: str, path: str, problems: list[str], family: Family
 ) -> IPAddress | None:
     value = raw.get(key)
-    return None if value is None else read_address(value, f"{path}.{key}", problems, family)
+    if value is None:
+        return None
+    before = len(problems)
+    address = read_address(value, f"{path}.{key}", problems, family)
+    _add_fix(problems, before, "give the address peers reach the node at")
+    if address is not None and not check_node_address(address, f"{path}.{key}", problems):
+        return None
+    return address
 
 
 def _network(
     raw: Mapping[str, object], key: str, path: str, problems: list[str], family: Family
 ) -> IPNetwork | None:
     value = raw.get(key)
-    return None if value is None else read_network(value, f"{path}.{key}", problems, family)
+    if value is None:
+        return None
+    before = len(problems)
+    network = read_network(value, f"{path}.{key}", problems, family)
+    _add_fix(problems, before, "pin a subnet of the network (address/prefix), or drop it")
+    return network
+
+
+def _add_fix(problems: list[str], before: int, fix: str) -> None:
+    """Add the fix to a reader's problem that says none (only the rule)."""
+    if len(problems) > before and ";" not in problems[-1]:
+        problems[-1] += f"; {fix}"
 
 
 def _check_unique_names(raw: Sequence[object], problems: list[str]) -> None:

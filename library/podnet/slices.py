@@ -97,6 +97,8 @@ def plan_slices(
         "peer_tables": {
             word: render_peer_table(peers[word]) for word in FAMILY_WORD.values() if word in peers
         },
+        # With vxlan, every node's underlay address per family (the overlay filter's members).
+        "overlay_members": _overlay_members(plan) if backend.type is BackendType.VXLAN else [],
     }
 
 
@@ -148,6 +150,17 @@ def _routed_families(plan: FleetPlan, node_plan: NodePlan) -> list[dict[str, Any
         }
         for pool in conf.pools
     ]
+
+
+def _overlay_members(plan: FleetPlan) -> list[str]:
+    """The public address of each node in each enabled family, as the VXLAN devices use."""
+    members = []
+    for node_plan in plan.nodes:
+        for pool in plan.net_conf.pools:
+            address = node_plan.node.public_address(pool.family)
+            if address is not None:
+                members.append(str(address))
+    return members
 
 
 def _vxlan_entries(plan: FleetPlan, routed: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ record changed (not in check mode; --diff shows the change).
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 # The collection carries its planning library (library/podnet, the same version as these
@@ -51,19 +53,30 @@ from podnet import (
     ValidationError,
     parse_leases,
     parse_net_conf,
-    parse_nodes,
-    plan_fleet,
 )
-from podnet.adopt import OBSERVED_FACT, check_unknown_subnets, read_observed
-from podnet.cli.files import load_json, load_yaml, render_lease_file, write_atomically
-from podnet.errors import raise_if
+from podnet.adopt import OBSERVED_FACT, read_observed
+from podnet.cli.files import (
+    lease_lock,
+    load_json,
+    load_yaml,
+    render_lease_file,
+    write_atomically,
+)
 from podnet.fields import IPNetwork, is_wireguard_key, read_cidrs
 from podnet.render.cni import CNI_MODES
 from podnet.slices import plan_slices, records_of
+from podnet.validate import NAT_VARIABLE, check_paths, plan_validated
 
 DEFAULT_LEASE_FILE = "podnet-leases.yml"
 # The fact the role sets on each host from podnet.fabric.wireguard_key.
 PUBLIC_KEY_FACT = "podnet_wireguard_public_key"
+# The fact plan_fleet.yml sets on each host: the paths the role would write there,
+# templated with that host's own variables (hostvars alone miss role defaults).
+PATHS_FACT = "podnet_paths"
+# The nodes.yml keys that are inventory variables (podnet_<key>): the library's messages
+# about them are shown in the words of the inventory.
+_VARIABLE_KEYS = "public_ip|public_ipv6|public_ip_nat|iface|mtu|subnet|ipv6_subnet"
+_NODE_FIELD = re.compile(rf"^nodes\[([^\]\s,]+)\]\.({_VARIABLE_KEYS})(?=[:\[])")
 
 __all__ = [
     "ActionModule",
@@ -103,34 +116,39 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no t
         # str(): Ansible hands out tagged str subclasses, which YAML and JSON dumpers refuse.
         hosts = [str(host) for host in task_vars.get("groups", {}).get(group, ())]
         hostvars = task_vars.get("hostvars", {})
+        # Read, plan and record under the lease lock: a second run at the same moment plans
+        # from what the first recorded (podnet.cli.files.lease_lock).
         try:
-            conf = parse_net_conf(_load_net_conf(args.get("net_conf")))
-            if args.get("psk_only"):
-                # The one secret of net-conf.json, for a no_log task; the plan never holds it.
-                result.update(changed=False, psk=conf.backend.psk or None)
-                return result
-            cni_mode = _check_choice("cni_mode", args.get("cni_mode", "bridge"), CNI_MODES)
-            ip_masq = bool(args.get("ip_masq", True))
-            leases = _load_leases(lease_path)
-            problems: list[str] = []
-            services = read_cidrs(args.get("service_cidrs") or [], "podnet_service_cidrs", problems)
-            plan, keys = plan_hosts(
-                conf,
-                hosts,
-                hostvars,
-                leases,
-                problems,
-                service_cidrs=services,
-                require_keys=bool(args.get("require_keys")),
-            )
+            with lease_lock(lease_path):
+                conf = parse_net_conf(_load_net_conf(args.get("net_conf")))
+                if args.get("psk_only"):
+                    # The one secret of net-conf.json, for a no_log task; the plan never holds it.
+                    result.update(changed=False, psk=conf.backend.psk or None)
+                    return result
+                cni_mode = _check_choice("cni_mode", args.get("cni_mode", "bridge"), CNI_MODES)
+                ip_masq = bool(args.get("ip_masq", True))
+                leases = _load_leases(lease_path)
+                problems: list[str] = []
+                services = read_cidrs(
+                    args.get("service_cidrs") or [], "podnet_service_cidrs", problems
+                )
+                plan, keys = plan_hosts(
+                    conf,
+                    hosts,
+                    hostvars,
+                    leases,
+                    problems,
+                    service_cidrs=services,
+                    require_keys=bool(args.get("require_keys")),
+                )
+
+                before = lease_path.read_text(encoding="utf-8") if lease_path.exists() else ""
+                after = render_lease_file(records_of(plan, keys))
+                leases_changed = before != after
+                if leases_changed and not self._task.check_mode:
+                    write_atomically(lease_path, after)
         except ValidationError as error:
             raise AnsibleActionFail(_message(group, error.problems)) from None
-
-        before = lease_path.read_text(encoding="utf-8") if lease_path.exists() else ""
-        after = render_lease_file(records_of(plan, keys))
-        leases_changed = before != after
-        if leases_changed and not self._task.check_mode:
-            write_atomically(lease_path, after)
         result.update(plan_slices(plan, ip_masq=ip_masq, cni_mode=cni_mode, public_keys=keys))
         result.update(
             changed=leases_changed,
@@ -169,6 +187,10 @@ def plan_hosts(
         ValidationError: every problem found.
     """
     names = sorted(hosts)
+    for name in names:
+        paths = hostvars[name].get(PATHS_FACT)
+        if isinstance(paths, Mapping):
+            check_paths(name, paths, problems)
     # Reported after the nodes' own problems, in the order the plan met them before.
     observed_problems: list[str] = []
     observed = observed_leases(names, hostvars, conf, observed_problems)
@@ -190,22 +212,23 @@ def plan_hosts(
     keys: dict[str, str] = {}
     if conf.backend.type is BackendType.WIREGUARD:
         keys = public_keys_of(names, hostvars, leases, require_keys, problems)
-    if problems:
-        # Every problem at once: the planner's rule for subnets nobody can know too, over
-        # the nodes that could be described (the rest are named above already).
-        described = [node for node in raw_nodes if not _named_in(node["name"], problems)]
-        try:
-            check_unknown_subnets(conf, parse_nodes(described), leases, problems)
-        except ValidationError as error:
-            problems.extend(error.problems)
-    raise_if(problems)
-    plan = plan_fleet(
-        conf,
-        parse_nodes(raw_nodes),
-        leases=leases,
-        observed=observed,
-        service_cidrs=service_cidrs,
-    )
+    # The library's one pass, as `podnet plan` runs it: every node's fields, then the
+    # fleet's rules over the nodes not already reported above (which they would repeat).
+    reported = {name for name in names if _named_in(name, problems)}
+    try:
+        plan = plan_validated(
+            conf,
+            raw_nodes,
+            problems,
+            leases=leases,
+            observed=observed,
+            service_cidrs=service_cidrs,
+            unplanned=reported,
+        )
+    except ValidationError as error:
+        raise ValidationError(
+            [_in_inventory_words(problem) for problem in error.problems]
+        ) from None
     return plan, keys
 
 
@@ -255,11 +278,13 @@ def describe_node(
         "subnet": host.get("podnet_subnet"),
         "ipv6_subnet": host.get("podnet_ipv6_subnet"),
     }
+    unplaced = []
     for family, key in ((4, "public_ip"), (6, "public_ipv6")):
         if family not in families:
             node[key] = None
         elif not node[key]:
             problems.append(_unplaced(name, key, bool(facts), iface))
+            unplaced.append(key)
     # The segment is the public address's connected subnet: unknown when the address is
     # another one (NAT, a secondary address) or of a family the fleet does not use.
     if ipv4.get("network") and ipv4.get("netmask") and _same(node["public_ip"], ipv4["address"]):
@@ -272,11 +297,18 @@ def describe_node(
         node["underlay_ipv6_subnet"] = _segment_v6(global_v6[0]["address"], global_v6[0]["prefix"])
     if host_gw and iface_facts:
         node["iface_addresses"] = _addresses_of(iface_facts)
+    if facts:
+        # Every address of the host: a public address outside them is a typo or NAT.
+        held = (*facts.get("all_ipv4_addresses", ()), *facts.get("all_ipv6_addresses", ()))
+        node["host_addresses"] = [str(address) for address in held] or None
+    node["public_ip_nat"] = _bool(host.get(NAT_VARIABLE))
     if read:
         node["read"] = True
     if node["mtu"] is None:
         del node["mtu"]  # the planner's default (1500) and its warning apply
-    return {key: value for key, value in node.items() if value is not None}
+    described = {key: value for key, value in node.items() if value is not None}
+    # An address reported above as unknown is not "missing" once more.
+    return described | dict.fromkeys(unplaced)
 
 
 def observed_leases(
@@ -412,6 +444,15 @@ def _text(value: object) -> str | None:
     return None if value is None else to_text(value)
 
 
+def _bool(value: object) -> object:
+    """Ansible's booleans ('yes', 'true', 1 from `-e` or an INI inventory) as bools; any other
+    value as it is, for the library to name it."""
+    try:
+        return boolean(value, strict=True) if value is not None else None
+    except TypeError:
+        return value
+
+
 def _int(value: object) -> int | None:
     if value is None or value == "":
         return None
@@ -419,6 +460,15 @@ def _int(value: object) -> int | None:
         return int(str(value))
     except ValueError:
         return value  # type: ignore[return-value]  # parse_nodes names the bad value
+
+
+def _in_inventory_words(problem: str) -> str:
+    """`nodes[web3].mtu: ...` as the inventory says it: `web3.podnet_mtu: ...`.
+
+    >>> _in_inventory_words("nodes[web3].mtu: 'abc' is not a whole number")
+    "web3.podnet_mtu: 'abc' is not a whole number"
+    """
+    return _NODE_FIELD.sub(r"\1.podnet_\2", problem)
 
 
 def _named_in(name: str, problems: Sequence[str]) -> bool:

@@ -28,7 +28,17 @@ from podnet.verify import diagnose, drift_lines, peer_sample
 MADE = "podnet_probe_made"
 RAN = "podnet_probe_ran"
 READ = "podnet_probe_read"
-APPLIED = ("sysctl", "stale_devices", "vxlan", "host_gw", "wireguard", "masquerade", "files")
+APPLIED = (
+    "sysctl",
+    "overlay_filter",
+    "stale_devices",
+    "vxlan",
+    "host_gw",
+    "wireguard",
+    "masquerade",
+    "files",
+    "cni_bridge",
+)
 
 
 class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no type information

@@ -206,7 +206,10 @@ def pod_network_state(node: str) -> dict[str, object]:
         "firewall": [
             line
             for line in node_text(node, ["iptables-save"]).splitlines()
-            if "FLANNEL" in line or "flanneld" in line
+            if "FLANNEL" in line or "flanneld" in line or "PODNET-OVERLAY" in line
         ],
+        "overlay_filter_nft": node_text(
+            node, ["sh", "-c", "nft --stateless list table inet podnet-overlay 2>/dev/null || true"]
+        ),
         "subnet.env": node_text(node, ["sh", "-c", "cat /run/flannel/subnet.env || true"]),
     }  # fmt: skip

@@ -130,7 +130,9 @@ def assert_nothing_of_podnet(node: str, files: tuple[str, ...] = PODNET_FILES) -
     assert not [f for f in fdb if f.get("ifname", "").startswith("flannel")], fdb
     rules = node_text(node, ["iptables-save"]) + node_text(node, ["ip6tables-save"])
     assert "FLANNEL" not in rules and "flanneld" not in rules, rules
-    assert "flannel" not in node_text(node, ["nft", "list", "tables"])
+    assert "PODNET-OVERLAY" not in rules, rules
+    tables = node_text(node, ["nft", "list", "tables"])
+    assert "flannel" not in tables and "podnet-overlay" not in tables, tables
     for path in files:
         assert not_there(node, path), path
     assert node_text(node, ["ls", "-A", "/run/flannel"]) == ""

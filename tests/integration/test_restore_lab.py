@@ -46,8 +46,9 @@ done
 ip route flush root 10.244.0.0/16 proto boot
 ip neigh flush nud permanent
 rm -rf /run/flannel/*
-iptables-save | grep -v FLANNEL | iptables-restore
-ip6tables-save | grep -v FLANNEL | ip6tables-restore
+iptables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | iptables-restore
+ip6tables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | ip6tables-restore
+nft delete table inet podnet-overlay 2>/dev/null || true
 echo 0 > /proc/sys/net/ipv4/ip_forward
 """
 # Planted after the "reboot": a person's objects, which the restore must leave alone.

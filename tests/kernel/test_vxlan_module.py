@@ -62,6 +62,23 @@ def test_apply_then_nothing_with_diff(underlay: tuple[str, str]) -> None:
     assert second["diff"]["before"] == second["diff"]["after"] == after
 
 
+def test_a_renumbered_node_converges_in_one_run_and_keeps_its_peers(
+    underlay: tuple[str, str],
+) -> None:
+    """The node's own subnet changes (a pin): one run, and its peers' objects stay."""
+    ns = underlay[0]
+    module(ns, PRESENT)
+    renumbered = module(ns, {**PRESENT, "subnet": "10.244.77.0/24"})
+    assert not renumbered.get("failed"), renumbered.get("msg")
+    assert [(c["op"], c["kind"], c["key"]) for c in renumbered["changes"]] == [
+        ("add", "addr", "10.244.77.0/32"),
+        ("delete", "addr", "10.244.1.0/32"),
+    ]
+    assert "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink" in ip("route", netns=ns)
+    assert "10.244.2.0 lladdr" in ip("neigh", "show", "dev", "flannel.1", netns=ns)
+    assert not module(ns, {**PRESENT, "subnet": "10.244.77.0/24"})["changed"]
+
+
 def test_check_mode_writes_nothing(underlay: tuple[str, str]) -> None:
     ns = underlay[0]
     result = module(ns, {**PRESENT, "_ansible_check_mode": True})

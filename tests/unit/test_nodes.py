@@ -73,38 +73,47 @@ def test_the_input_is_not_mutated() -> None:
 @pytest.mark.parametrize(
     ("node", "message"),
     [
-        ({"public_ip": "10.0.0.300"}, "nodes[web3].public_ip: '10.0.0.300' is not an IPv4 address"),
+        ({"public_ip": "10.0.0.300"}, "nodes[web3].public_ip: '10.0.0.300' is not an IPv4 address;"
+         " give the address peers reach the node at"),
         ({"public_ip": "2001:db8::1"}, "nodes[web3].public_ip: '2001:db8::1' is an IPv6 address;"
          " an IPv4 address is needed here"),
-        ({"public_ip": 167772161}, "nodes[web3].public_ip: 167772161 is not an IPv4 address"),
+        ({"public_ip": 167772161}, "nodes[web3].public_ip: 167772161 is not an IPv4 address;"
+         " give the address peers reach the node at"),
         ({"public_ip": "192.0.2.1", "public_ipv6": "10.0.0.1"}, "nodes[web3].public_ipv6:"
          " '10.0.0.1' is an IPv4 address; an IPv6 address is needed here"),
         ({"public_ip": "192.0.2.1", "public_ipv6": "2001:db8::g"}, "nodes[web3].public_ipv6:"
-         " '2001:db8::g' is not an IPv6 address"),
+         " '2001:db8::g' is not an IPv6 address; give the address peers reach the node at"),
         ({}, "nodes[web3].public_ip: missing; give the node's underlay address"),
         ({"public_ip": "192.0.2.1", "iface": "eth0/1"}, "nodes[web3].iface: 'eth0/1' is not a"
-         " Linux interface name (1-15 characters, no '/', ':' or spaces)"),
+         " Linux interface name (1-15 characters, no '/', ':' or spaces);"
+         " give the underlay interface as `ip link` lists it"),
         ({"public_ip": "192.0.2.1", "iface": "a-very-long-name"}, "nodes[web3].iface:"
          " 'a-very-long-name' is not a Linux interface name (1-15 characters, no '/', ':' or"
-         " spaces)"),
+         " spaces); give the underlay interface as `ip link` lists it"),
         ({"public_ip": "192.0.2.1", "iface": "eth0:1"}, "nodes[web3].iface: 'eth0:1' is not a"
-         " Linux interface name (1-15 characters, no '/', ':' or spaces)"),
+         " Linux interface name (1-15 characters, no '/', ':' or spaces);"
+         " give the underlay interface as `ip link` lists it"),
         ({"public_ip": "192.0.2.1", "iface": ".."}, "nodes[web3].iface: '..' is not a Linux"
-         " interface name (1-15 characters, no '/', ':' or spaces)"),
+         " interface name (1-15 characters, no '/', ':' or spaces);"
+         " give the underlay interface as `ip link` lists it"),
         ({"public_ip": "192.0.2.1", "iface": 0}, "nodes[web3].iface: 0 is not a string"),
         ({"public_ip": "192.0.2.1", "mtu": 575}, "nodes[web3].mtu: 575 is out of range;"
          " use 576..65535"),
         ({"public_ip": "192.0.2.1", "mtu": 65536}, "nodes[web3].mtu: 65536 is out of range;"
          " use 576..65535"),
         ({"public_ip": "192.0.2.1", "mtu": "9000"}, "nodes[web3].mtu: '9000' is not a whole"
-         " number"),
-        ({"public_ip": "192.0.2.1", "mtu": True}, "nodes[web3].mtu: True is not a whole number"),
+         " number; give the underlay interface's MTU in bytes (576..65535), or leave it out"
+         " to use the interface's"),
+        ({"public_ip": "192.0.2.1", "mtu": True}, "nodes[web3].mtu: True is not a whole number;"
+         " give the underlay interface's MTU in bytes (576..65535), or leave it out to use the"
+         " interface's"),
         ({"public_ip": "192.0.2.1", "subnet": "10.244.1.1/24"}, "nodes[web3].subnet:"
          " '10.244.1.1/24' has host bits set; did you mean 10.244.1.0/24?"),
         ({"public_ip": "192.0.2.1", "ipv6_subnet": "fd00::1/64"}, "nodes[web3].ipv6_subnet:"
          " 'fd00::1/64' has host bits set; did you mean fd00::/64?"),
         ({"public_ip": "192.0.2.1", "subnet": "10.244.1.0"}, "nodes[web3].subnet: '10.244.1.0'"
-         " is not an IPv4 CIDR (address/prefix)"),
+         " is not an IPv4 CIDR (address/prefix); pin a subnet of the network (address/prefix),"
+         " or drop it"),
         ({"public_ip": "192.0.2.1", "subnet": "fd00::/64"}, "nodes[web3].subnet: 'fd00::/64' is"
          " an IPv6 CIDR; an IPv4 CIDR is needed here"),
         ({"public_ip": "192.0.2.1", "underlay_subnet": "198.51.100.0/24"},
@@ -115,10 +124,11 @@ def test_the_input_is_not_mutated() -> None:
          " address (None); give the subnet of the interface that holds it"),
         ({"public_ip": "192.0.2.1", "colour": "red"}, "nodes[web3]: unknown key 'colour'; known"
          " keys: name, public_ip, public_ipv6, iface, mtu, subnet, ipv6_subnet, underlay_subnet,"
-         " underlay_ipv6_subnet, iface_addresses, read"),
+         " underlay_ipv6_subnet, iface_addresses, host_addresses, public_ip_nat, read"),
         ({"public_ip": "192.0.2.1", "Public_IP": "192.0.2.1"}, "nodes[web3]: unknown key"
          " 'Public_IP'; known keys: name, public_ip, public_ipv6, iface, mtu, subnet, ipv6_subnet,"
-         " underlay_subnet, underlay_ipv6_subnet, iface_addresses, read"),
+         " underlay_subnet, underlay_ipv6_subnet, iface_addresses, host_addresses,"
+         " public_ip_nat, read"),
         ({"public_ip": "192.0.2.1", "iface": "eth0", "iface_addresses": "192.0.2.1"},
          "nodes[web3].iface_addresses: '192.0.2.1' is not a list of the interface's addresses"),
         ({"public_ip": "192.0.2.1", "iface": "eth0", "iface_addresses": ["192.0.2.1", "x"]},
@@ -145,7 +155,8 @@ def test_bad_node_fields_name_the_node_value_and_rule(node, message) -> None:
 def test_a_bad_address_does_not_also_blame_its_underlay_subnet() -> None:
     raw = [{"name": "web3", "public_ip": "10.0.0.300", "underlay_subnet": "10.0.0.0/24"}]
     assert problems_of(lambda: parse_nodes(raw)) == (
-        "nodes[web3].public_ip: '10.0.0.300' is not an IPv4 address",
+        "nodes[web3].public_ip: '10.0.0.300' is not an IPv4 address;"
+        " give the address peers reach the node at",
     )
 
 
@@ -201,7 +212,8 @@ def test_duplicate_names_are_reported_even_when_a_copy_is_invalid() -> None:
     ]
     assert problems_of(lambda: parse_nodes(raw)) == (
         "nodes[web1].name: 'web1' appears twice; node names must be unique",
-        "nodes[web1].public_ip: 'not-an-ip' is not an IPv4 address",
+        "nodes[web1].public_ip: 'not-an-ip' is not an IPv4 address;"
+        " give the address peers reach the node at",
     )
 
 

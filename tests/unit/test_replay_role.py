@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 TASKS = REPO / "roles" / "node" / "tasks"
 PREFIX = "podnet.fabric."
-RECORDED_ORDER = ["sysctl", "vxlan", "host_gw", "wireguard", "masquerade"]
+RECORDED_ORDER = ["sysctl", "overlay_filter", "vxlan", "host_gw", "wireguard", "masquerade"]
 LOOPED = {"vxlan", "host_gw", "wireguard"}
 
 

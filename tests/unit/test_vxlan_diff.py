@@ -279,8 +279,21 @@ def test_stray_address_inside_network_is_removed() -> None:
     have = state(device(), addr=False)
     have.addresses["10.244.1.5/24"] = Address("10.244.1.5", 24)  # type: ignore[index]
     assert ops(diff_vxlan(want, have)) == [
-        (DELETE, "addr", "10.244.1.5/24", STRAY),
         (ADD, "addr", "10.244.1.0/32", "missing"),
+        (DELETE, "addr", "10.244.1.5/24", STRAY),
+    ]
+
+
+def test_a_renumbered_node_gets_its_new_address_before_the_old_one_goes() -> None:
+    """Deleting a device's last address flushes its neighbours and routes (the kernel's
+    doing): the peers' objects would vanish after podnet made them."""
+    peers = tunnel(2, MAC2, "192.0.2.12")
+    want = state(device(), peers, addr=False)
+    want.addresses["10.244.77.0/32"] = Address("10.244.77.0", 32)  # type: ignore[index]
+    have = state(device(), peers)
+    assert [(c.op, c.kind, c.key) for c in diff_vxlan(want, have)] == [
+        (ADD, "addr", "10.244.77.0/32"),
+        (DELETE, "addr", "10.244.1.0/32"),
     ]
 
 

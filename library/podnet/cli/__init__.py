@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,10 +18,10 @@ from ..config import parse_net_conf
 from ..errors import ValidationError
 from ..fields import read_cidrs
 from ..leases import Lease, parse_leases
-from ..nodes import parse_nodes
-from ..plan import FleetPlan, plan_fleet
+from ..plan import FleetPlan
 from ..render import render_cni_conflist, render_kubeadm, render_net_conf, render_subnet_env
-from .files import load_json, load_yaml, render_lease_file, write_atomically
+from ..validate import plan_validated
+from .files import lease_lock, load_json, load_yaml, render_lease_file, write_atomically
 from .output import render_json, render_table
 
 EXIT_INVALID = 2
@@ -94,14 +95,23 @@ def _plan(args: argparse.Namespace, *, creating_leases: bool = False) -> FleetPl
     conf = _collect(
         problems, lambda: parse_net_conf(_mapping(load_json(args.net_conf, "--net-conf")))
     )
-    nodes = _collect(problems, lambda: parse_nodes(load_yaml(args.nodes, "--nodes")))
+    raw_nodes = _collect(problems, lambda: _node_list(load_yaml(args.nodes, "--nodes")))
     leases: dict[str, Lease] | None = {}
     if args.leases is not None and not (creating_leases and not args.leases.exists()):
         leases = _collect(problems, lambda: parse_leases(load_yaml(args.leases, "--leases")))
     services = read_cidrs(args.service_cidr, "--service-cidr", problems)
-    if problems or conf is None or nodes is None or leases is None:
+    if raw_nodes is None or leases is None:
         raise ValidationError(problems)
-    return plan_fleet(conf, nodes, leases=leases, service_cidrs=services)
+    # The same pass as site.yml's: every node and the fleet checked, every problem at once.
+    return plan_validated(conf, raw_nodes, problems, leases=leases, service_cidrs=services)
+
+
+def _node_list(raw: object) -> list[object]:
+    if not isinstance(raw, list):
+        raise ValidationError(
+            [f"nodes: {type(raw).__name__} given; a list of node mappings is needed"]
+        )
+    return raw
 
 
 def _collect(problems: list[str], read: Callable[[], _T]) -> _T | None:
@@ -122,14 +132,19 @@ def _mapping(raw: object) -> dict[str, object]:
 def _run_plan(args: argparse.Namespace) -> int:
     if args.write_leases and args.leases is None:
         raise ValidationError(["--write-leases: needs --leases FILE to say where to record them"])
-    plan = _plan(args, creating_leases=args.write_leases)
+    # With --write-leases, read, plan and write under the lease lock, as site.yml does.
+    with lease_lock(args.leases) if args.write_leases else nullcontext():
+        plan = _plan(args, creating_leases=args.write_leases)
+        written = args.write_leases and write_atomically(
+            args.leases, render_lease_file(plan.leases())
+        )
     if args.format == "json":
         sys.stdout.write(render_json(plan))
     else:
         for warning in plan.warnings:
             print(f"podnet: warning: {warning}", file=sys.stderr)
         sys.stdout.write(render_table(plan))
-    if args.write_leases and write_atomically(args.leases, render_lease_file(plan.leases())):
+    if written:
         print(f"podnet: wrote {args.leases}", file=sys.stderr)
     return 0
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -86,3 +90,45 @@ def write_atomically(path: Path, text: str) -> bool:
         Path(temporary).unlink(missing_ok=True)
         raise
     return True
+
+
+LEASE_LOCK_WAIT = 300.0
+
+
+@contextmanager
+def lease_lock(path: Path, wait: float = LEASE_LOCK_WAIT) -> Iterator[None]:
+    """Hold the lease file's lock from reading it to writing it: two runs planning at once
+    take turns, so the second plans from what the first recorded.
+
+    The lock is an flock on the file's directory, not on the file, which is replaced by a
+    rename at every write (a lock on the old file would guard nothing), and not a file of
+    its own, which would end up committed with the inventory. No directory yet: nothing to
+    guard.
+
+    Raises:
+        ValidationError: another run held it for `wait` seconds.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ValidationError(
+                        [
+                            f"podnet_lease_file: {path}: another run has been planning with "
+                            f"it for {wait:.0f} s (it holds the lock on {directory}); let it "
+                            "finish, then run again"
+                        ]
+                    ) from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)

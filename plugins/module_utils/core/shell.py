@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from .changes import Change, describe
 from .errors import PodnetError
+from .hostlock import host_lock
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,14 @@ class Applied:
 def finish(module: Any, run: Callable[[], Applied]) -> NoReturn:
     """Run the entry; exit with its result, or fail naming every problem.
 
+    The entry runs under the host's lock (core/hostlock.py): two runs at once take turns.
     The result carries `args`: the module's arguments as Ansible normalised them (defaults
     filled, types converted; no_log values masked by Ansible on the way out), which is
     what the boot restore records and replays.
     """
     try:
-        applied = run()
+        with host_lock(f"podnet module {getattr(module, '_name', '?')}"):
+            applied = run()
     except PodnetError as exc:
         module.fail_json(msg=str(exc), problems=exc.problems)
     for warning in applied.warnings:

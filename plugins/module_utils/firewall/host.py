@@ -107,50 +107,78 @@ def read_state(request: MasqueradeRequest, host: FirewallHost) -> FirewallState:
     (prepare() already checked the tools) and only a warning where podnet is cleaning up.
     """
     state = FirewallState()
-    warnings = state.warnings
+    tables = sorted({owned.table for owned in OWNED_CHAINS})
+    wanted_ipt = {f.version for f in FAMILIES if request.wants(IPTABLES, f)}
+    state.iptables = read_iptables(host, tables, wanted_ipt, state.warnings)
+    names = [(family.nft_family, family.nft_table) for family in FAMILIES]
+    wanted_nft = any(request.wants(NFTABLES, family) for family in FAMILIES)
+    found = read_nft_tables(host, names, wanted_nft, state.warnings)
+    if found is not None:
+        state.nft = {family.version: found[name] for family, name in zip(FAMILIES, names)}
+    return state
+
+
+def read_iptables(
+    host: FirewallHost, tables: list[str], wanted: set[int], warnings: list[str]
+) -> dict[tuple[int, str], dict[str, list[str]]]:
+    """`iptables-save -t <table>` of each family, parsed, keyed (family version, table).
+
+    Args:
+        wanted: the family versions whose rules are wanted: there a failed read raises;
+            elsewhere it is a warning and the family is left out (so not diffed).
+    """
+    read: dict[tuple[int, str], dict[str, list[str]]] = {}
     for family in FAMILIES:
-        wanted = request.wants(IPTABLES, family)
         if not host.has(*family_tools(family)):
             warnings.append(
                 f"{family.iptables} is not installed: podnet's {family.label} iptables rules, "
                 "if any, were not checked (Debian package iptables)"
             )
             continue
-        for table in sorted({owned.table for owned in OWNED_CHAINS}):
+        for table in tables:
             try:
                 text = host.check(family.iptables_save, ["-t", table])
             except FirewallError as exc:
-                if wanted:
+                if family.version in wanted:
                     raise
                 warnings.append(f"{exc}: podnet's rules there, if any, were not checked")
                 continue
-            state.iptables[(family.version, table)] = parse_save(text)
+            read[(family.version, table)] = parse_save(text)
+    return read
+
+
+def read_nft_tables(
+    host: FirewallHost, names: list[tuple[str, str]], wanted: bool, warnings: list[str]
+) -> dict[tuple[str, str], str | None] | None:
+    """`nft list table` of each (family, name) there is (None: no such table).
+
+    Returns None, with a warning, when nft is missing or cannot list (only raised where
+    a table is `wanted`): nothing of nftables is diffed then.
+    """
     if not host.has("nft"):
         warnings.append(
-            "nft is not installed: flannel's nftables tables, if any, were not checked "
+            "nft is not installed: podnet's nftables tables, if any, were not checked "
             "(Debian package nftables)"
         )
-        return state
-    wanted_nft = any(request.wants(NFTABLES, family) for family in FAMILIES)
+        return None
     try:
         tables = parse_tables(host.check("nft", ["list", "tables"]))
     except FirewallError as exc:
-        if wanted_nft:
+        if wanted:
             raise
-        warnings.append(f"{exc}: flannel's nftables tables, if any, were not checked")
-        return state
-    for family in FAMILIES:
-        name = (family.nft_family, family.nft_table)
-        current = host.check("nft", ["list", "table", *name]) if name in tables else None
-        state.nft[family.version] = current
-    return state
+        warnings.append(f"{exc}: podnet's nftables tables, if any, were not checked")
+        return None
+    return {
+        name: host.check("nft", ["list", "table", *name]) if name in tables else None
+        for name in names
+    }
 
 
 def apply_changes(host: FirewallHost, changes: list[Change]) -> None:
     """Write the changes: one transaction per iptables table, one for nftables, in order."""
     groups: dict[tuple[Any, ...], list[Change]] = {}
     for change in changes:
-        if change.kind == "nft-table":
+        if change.kind.startswith("nft-"):
             key: tuple[Any, ...] = ("nft",)
         else:
             key = ("iptables", change.spec["family"], change.spec["table"])

@@ -30,17 +30,29 @@ KUBE_PROXY_MARK = "0x4000/0x4000"
 
 @dataclass(frozen=True)
 class OwnedChain:
-    """A chain podnet owns and the built-in chain that jumps to it."""
+    """A chain podnet owns and the built-in chain that jumps to it.
+
+    Attributes:
+        match: what the jump matches before its comment, in iptables-save form ("": all).
+        first: a missing jump is inserted as the built-in chain's first rule (a filter
+            that drops: a rule before it could accept what it is there to refuse);
+            otherwise it is appended, as flannel does. An existing jump stays where it is,
+            as kube-proxy leaves its own: moving it back on top at every run would fight
+            every other tool that inserts at the top.
+    """
 
     table: str
     chain: str
     hook: str
     comment: str
+    match: str = ""
+    first: bool = False
 
     @property
     def jump(self) -> str:
-        """The one jump flannel adds, in iptables-save form."""
-        return f'-A {self.hook} -m comment --comment "{self.comment}" -j {self.chain}'
+        """The one jump podnet keeps, in iptables-save form."""
+        match = f"{self.match} " if self.match else ""
+        return f'-A {self.hook} {match}-m comment --comment "{self.comment}" -j {self.chain}'
 
 
 MASQ_CHAIN = OwnedChain("nat", "FLANNEL-POSTRTG", "POSTROUTING", "flanneld masq")
@@ -151,43 +163,62 @@ def diff_chain(
     Returns:
         At most one change for the chain and one for its jumps; the apply step orders them.
     """
-    spec = {"family": family.version, "table": owned.table, "chain": owned.chain}
+    spec = chain_spec(family, owned)
     key = f"{family.iptables} {owned.table} {owned.chain}"
-    jump_key = f"{family.iptables} {owned.table} {owned.hook} -j {owned.chain}"
     current = chains.get(owned.chain)
-    jumps = owned_jumps(chains, owned)
-    changes: list[Change] = []
     if wanted is None:
-        if jumps:
-            jump_spec = {**spec, "delete": jumps, "add": None}
-            changes.append(Change(DELETE, "iptables-jump", jump_key, why_absent, jump_spec))
+        changes = diff_jump(family, owned, why_absent, chains)
         if current is not None:
             changes.append(
                 Change(DELETE, "iptables-chain", key, why_absent, {**spec, "rules": current})
             )
         return changes
 
+    changes = []
     if current is None:
         changes.append(Change(ADD, "iptables-chain", key, "missing", {**spec, "rules": wanted}))
     else:
         reason = explain_difference(current, wanted)
         if reason:
-            chain_spec = {**spec, "rules": list(wanted)}
-            changes.append(Change(REPLACE, "iptables-chain", key, reason, chain_spec))
+            changes.append(
+                Change(REPLACE, "iptables-chain", key, reason, {**spec, "rules": list(wanted)})
+            )
+    return changes + diff_jump(family, owned, None, chains)
+
+
+def chain_spec(family: Family, owned: OwnedChain) -> dict[str, object]:
+    """What every change of one owned chain carries for the apply step."""
+    return {"family": family.version, "table": owned.table, "chain": owned.chain}
+
+
+def diff_jump(
+    family: Family, owned: OwnedChain, why_absent: str | None, chains: dict[str, list[str]]
+) -> list[Change]:
+    """The change (if any) that leaves exactly the one wanted jump to an owned chain.
+
+    Args:
+        why_absent: None when the jump is wanted, else the reason every jump goes.
+    """
+    spec = {**chain_spec(family, owned), "first": owned.first}
+    key = f"{family.iptables} {owned.table} {owned.hook} -j {owned.chain}"
+    jumps = owned_jumps(chains, owned)
+    if why_absent is not None:
+        if not jumps:
+            return []
+        return [
+            Change(DELETE, "iptables-jump", key, why_absent, {**spec, "delete": jumps, "add": None})
+        ]
     extra = list(jumps)
+    add: str | None = owned.jump
     if owned.jump in extra:
         extra.remove(owned.jump)  # the first exact jump stays where it is
         add = None
-    else:
-        add = owned.jump
-    if extra or add:
-        # e.g. "unexpected '-A POSTROUTING ... -j FLANNEL-POSTRTG'" for a duplicated jump
-        reason = explain_difference(jumps, [owned.jump]) if jumps else "missing"
-        op = REPLACE if jumps else ADD
-        changes.append(
-            Change(op, "iptables-jump", jump_key, reason, {**spec, "delete": extra, "add": add})
-        )
-    return changes
+    if not extra and not add:
+        return []
+    # e.g. "unexpected '-A POSTROUTING ... -j FLANNEL-POSTRTG'" for a duplicated jump
+    reason = explain_difference(jumps, [owned.jump]) if jumps else "missing"
+    op = REPLACE if jumps else ADD
+    return [Change(op, "iptables-jump", key, reason, {**spec, "delete": extra, "add": add})]
 
 
 def render_restore_script(table: str, changes: Sequence[Change]) -> str:
@@ -214,21 +245,30 @@ def render_restore_script(table: str, changes: Sequence[Change]) -> str:
     """
     mine = [change for change in changes if change.spec["table"] == table]
     jumps = [change for change in mine if change.kind == "iptables-jump"]
-    chains = [change for change in mine if change.kind == "iptables-chain"]
+    deleted = [c for c in mine if c.kind == "iptables-chain" and c.op == DELETE]
+    # A member change (overlay filter) rewrites its whole chain too: one flush and fill in
+    # the transaction, whatever number of members came or went.
+    rewritten: dict[str, list[str]] = {}
+    for change in mine:
+        if change.kind == "iptables-member" or (
+            change.kind == "iptables-chain" and change.op != DELETE
+        ):
+            rewritten.setdefault(change.spec["chain"], change.spec["rules"])
     lines = [f"*{table}"]
     for change in jumps:
         lines.extend("-D" + rule[2:] for rule in change.spec["delete"])
-    for change in chains:
-        if change.op != DELETE:
-            chain = change.spec["chain"]
-            lines.extend([f":{chain} - [0:0]", f"-F {chain}", *change.spec["rules"]])
+    for chain, rules in rewritten.items():
+        lines.extend([f":{chain} - [0:0]", f"-F {chain}", *rules])
     for change in jumps:
-        if change.spec["add"]:
-            lines.append(change.spec["add"])
-    for change in chains:
-        if change.op == DELETE:
-            chain = change.spec["chain"]
-            lines.extend([f"-F {chain}", f"-X {chain}"])
+        add = change.spec["add"]
+        if add and change.spec.get("first"):
+            hook = add.split()[1]  # "-A INPUT ..." -> "-I INPUT 1 ..."
+            add = f"-I {hook} 1 " + add[len(f"-A {hook} ") :]
+        if add:
+            lines.append(add)
+    for change in deleted:
+        chain = change.spec["chain"]
+        lines.extend([f"-F {chain}", f"-X {chain}"])
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 

@@ -134,7 +134,7 @@ def diff_table(family: Family, wanted: str, why_absent: str, current: str | None
 
 
 def render_nft_script(changes: Sequence[Change]) -> str:
-    """One `nft -f -` transaction for all table changes.
+    """One `nft -f -` transaction for all table and set element changes.
 
     A table is replaced whole: `table X {}` creates it if missing (a no-op otherwise), so the
     following `delete table X` cannot fail, and the table is then written from scratch. nft
@@ -149,6 +149,12 @@ def render_nft_script(changes: Sequence[Change]) -> str:
     lines: list[str] = []
     for change in changes:
         name = f"{change.spec['family']} {change.spec['table']}"
+        if change.kind == "nft-element":  # one member of a named set (the overlay filter)
+            verb = "delete" if change.op == DELETE else "add"
+            lines.append(
+                f"{verb} element {name} {change.spec['set']} {{ {change.spec['element']} }}"
+            )
+            continue
         lines.extend([f"table {name} {{}}", f"delete table {name}"])
         if change.op != DELETE:
             lines.append(change.spec["text"].rstrip("\n"))

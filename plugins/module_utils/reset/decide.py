@@ -16,15 +16,26 @@ from typing import Any
 from ..names import is_wireguard_ifname, parse_vxlan_ifname, vxlan_ifname
 
 # Directories that hold other configuration than podnet's: reset removes the state
-# directory with everything in it, so it may be none of them, nor hold one of them.
+# directory with everything in it, so it may be none of them, nor hold one of them. The
+# plan refuses them first (podnet.validate.SHARED_DIRS, held equal by tests/unit/
+# test_bad_inputs.py); this copy is for the host, which has no podnet library.
 SHARED_DIRS = (
+    "/dev/shm",
+    "/etc/default",
     "/etc/systemd",
+    "/run/lock",
+    "/run/user",
+    "/usr/bin",
     "/usr/lib",
     "/usr/local",
+    "/usr/sbin",
     "/usr/share",
+    "/var/cache",
     "/var/lib",
-    "/var/run",
     "/var/log",
+    "/var/run",
+    "/var/spool",
+    "/var/tmp",
 )
 # What may have changed in podnet's conflist since it was written: the MTU (it follows the
 # backend), ipMasq (podnet_ip_masq) and the node's subnet.

@@ -37,9 +37,11 @@ from typing import Any, Protocol, TextIO
 
 from ..core.changes import REPLACE, Change
 from ..core.errors import PodnetError
+from ..core.hostlock import HostBusyError, host_lock
 from ..core.programs import SUBPROCESS, Programs
 from ..core.shell import Applied
 from ..firewall import entry as masquerade_entry
+from ..firewall.overlay import entry as overlay_filter_entry
 from ..host_gw import entry as host_gw_entry
 from ..sysctl import entry as sysctl_entry
 from ..vxlan import entry as vxlan_entry
@@ -64,6 +66,7 @@ class Entry(Protocol):
 # Recorded step name (the module's name) -> the entry its module's main() calls.
 ENTRIES: dict[str, Entry] = {
     "sysctl": sysctl_entry,
+    "overlay_filter": overlay_filter_entry,
     "vxlan": vxlan_entry,
     "host_gw": host_gw_entry,
     "wireguard": wireguard_entry,
@@ -248,5 +251,10 @@ def main(
     except ReplayError as exc:
         _write(f"restore: FAILED: {exc}", to=err or sys.stderr)
         return 1
-    outcomes = replay(record, check_mode=options.check)
+    try:
+        with host_lock("podnet restore"):  # a playbook run at the same moment waits, or we do
+            outcomes = replay(record, check_mode=options.check)
+    except HostBusyError as exc:
+        _write(f"restore: FAILED: {exc}", to=err or sys.stderr)
+        return 1
     return report(outcomes, out or sys.stdout, err or sys.stderr, verbose=options.verbose)

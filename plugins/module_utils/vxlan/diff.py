@@ -3,13 +3,15 @@
 Pure: two VxlanState values in, a list of `Change` out; no kernel, so the unit tests build
 both sides by hand. The order of the list is the apply order:
 
-1. deletes, in reverse dependency order: routes, FDB entries, neighbours, addresses, and
-   the device last (its neighbours, FDB entries, addresses and onlink routes go with it,
-   so they get no delete of their own);
-2. then adds and replaces in dependency order: the device, its attributes, addresses,
-   neighbours, FDB entries, and routes last: a route through `<peer .0> onlink` that exists
-   before the peer's permanent neighbour makes the kernel ARP for the gateway on the
-   tunnel, where nobody answers, and the failed entry then has to age out.
+1. deletes, in reverse dependency order: routes, FDB entries, neighbours, and the device
+   last (its neighbours, FDB entries, addresses and onlink routes go with it, so they get
+   no delete of their own);
+2. then adds and replaces in dependency order: the device, its attributes, addresses (the
+   new one before the old one goes: a device left without an address loses every
+   neighbour and route on it), neighbours, FDB entries, and routes last: a route through
+   `<peer .0> onlink` that exists before the peer's permanent neighbour makes the kernel
+   ARP for the gateway on the tunnel, where nobody answers, and the failed entry then has
+   to age out.
 
 A device that must be re-created (an attribute the kernel cannot change) takes its
 on-device objects with it, so they are diffed against nothing and re-added; likewise its
@@ -73,6 +75,12 @@ def diff_vxlan(desired: VxlanState, actual: VxlanState) -> list[Change]:
         kind_deletes, kind_adds = diff_keyed(
             kind, want, have, context.delete_reason, context.add_reason
         )
+        if kind == "addr":
+            # A renumbered node's address is replaced new-first: deleting a device's last
+            # address makes the kernel flush the device's neighbours and routes, the
+            # permanent ones too, so the old one goes once the new one is there.
+            adds.extend(kind_adds + kind_deletes)
+            continue
         deletes = kind_deletes + deletes  # reverse kind order for deletes
         adds.extend(kind_adds)
     route_deletes, route_adds = diff_routes(
