@@ -152,6 +152,8 @@ def test_network_facts_are_setups_for_what_the_plan_reads(underlay: tuple[str, s
         assert ours[key]["interface"] == theirs[f"ansible_{key}"]["interface"] == iface, key
         assert ours[key]["address"] == theirs[f"ansible_{key}"]["address"], key
     assert ours["interfaces"] == sorted(theirs["ansible_interfaces"])
+    for key in ("all_ipv4_addresses", "all_ipv6_addresses"):
+        assert sorted(ours[key]) == sorted(theirs[f"ansible_{key}"]), key
     assert ours["python"]["executable"] == theirs["ansible_python"]["executable"]
     mine, setup = ours[iface], theirs[f"ansible_{iface}"]
     assert mine["mtu"] == setup["mtu"]

@@ -3,8 +3,9 @@
 The plan (plugins/action/plan.py, describe_node) reads a node's underlay from its facts:
 `default_ipv4.interface`, and of that interface (or podnet_iface) `mtu`, `ipv4` (the
 primary address with `network` and `netmask`), `ipv4_secondaries` and `ipv6` (address,
-prefix, scope), plus `interfaces` for its error message and `python.executable` for the
-boot restore's shebang. setup's network subset computes much more (a dozen `ip` runs
+prefix, scope), plus `interfaces` for its error message, `all_ipv4_addresses` and
+`all_ipv6_addresses` (every address of the host), and `python.executable` for the boot
+restore's shebang. setup's network subset computes much more (a dozen `ip` runs
 and /sys reads per interface) and costs a module run of its own per host on every run;
 these come from the `ip -d -j addr show` flannel_facts makes anyway and two `ip route
 get` (setup's own way of finding the default interface), so an unchanged run gathers
@@ -106,6 +107,15 @@ def network_facts(addr_json: str, routes: dict[int, str], python: str) -> dict[s
     links = json.loads(addr_json or "[]")
     facts: dict[str, Any] = {link["ifname"]: interface_facts(link) for link in links}
     facts["interfaces"] = sorted(facts)
+    # setup's lists of every address of the host but loopback (the plan checks a public
+    # address against them).
+    every = [
+        (e.get("family"), e.get("local")) for link in links for e in link.get("addr_info") or ()
+    ]
+    facts["all_ipv4_addresses"] = [
+        a for f, a in every if f == "inet" and a and not a.startswith("127.")
+    ]
+    facts["all_ipv6_addresses"] = [a for f, a in every if f == "inet6" and a and a != "::1"]
     facts["default_ipv4"] = default_interface(routes.get(4, ""))
     facts["default_ipv6"] = default_interface(routes.get(6, ""))
     facts["python"] = {"executable": python}
