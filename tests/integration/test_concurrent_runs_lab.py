@@ -24,7 +24,7 @@ from conftest import (
 RECORDS_BOOT_STATE = True  # as users run it: the boot record's files are written too
 NODES = ("node1", "node2", "node3")
 FRESH_ROUNDS = 4
-CONVERGED_ROUNDS = 2
+CONVERGED_ROUNDS = 1
 FILES = "cat /run/flannel/subnet.env /etc/cni/net.d/10-flannel.conflist /etc/podnet/applied.json"
 
 
