@@ -267,7 +267,7 @@ def test_reset_removes_the_filter_and_keeps_foreign_input_rules(lab) -> None:
     converge("-e", vxlan(), *BOOT_RECORD)  # reset removes the unit and record too
     for node in NODES:
         labkit.node_run(node, ["iptables", *FOREIGN_INPUT])
-    result = run_playbook("reset.yml")
+    result = run_playbook(playbook="reset.yml")
     assert result.rc == 0, _failure(result.output)
     for node in NODES:
         rules = node_text(node, ["iptables-save"]) + node_text(node, ["ip6tables-save"])
