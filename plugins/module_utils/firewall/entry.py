@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.programs import Programs
 from ..core.shell import Applied, step_label
-from .host import FirewallError, FirewallHost, sync_masquerade
+from .host import FirewallError, firewall_host, sync_masquerade
 from .input import prepare
 
 
@@ -25,11 +25,7 @@ def label(params: Mapping[str, Any]) -> str:
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
     """Make the host's flannel masquerade and forward rules match `params`."""
 
-    def run_tool(args: list[str], data: str | None = None) -> tuple[int, str, str]:
-        # Rule scripts go to iptables-restore and nft exactly as rendered: no newline added.
-        return programs.run(args, data, None, True)
-
-    host = FirewallHost(run_tool, programs.which)
+    host = firewall_host(programs)
     try:
         request = prepare(params, host)
         result = sync_masquerade(request, host, check_mode)

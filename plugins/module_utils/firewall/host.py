@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..core.changes import Change
 from ..core.errors import PodnetError
+from ..core.programs import Programs
 from ..core.reconcile import reconcile
 from .diff import diff_state
 from .input import FAMILIES, IPTABLES, NFTABLES, MasqueradeRequest, family_tools
@@ -80,6 +81,16 @@ class FirewallHost:
             command = " ".join([tool, *args])
             raise FirewallError(f"{command} failed (rc {rc}): {err.strip() or out.strip()}")
         return out
+
+
+def firewall_host(programs: Programs) -> FirewallHost:
+    """The host's firewall tools, run through `programs` (the module's or the restore's)."""
+
+    def run_tool(args: list[str], data: str | None = None) -> tuple[int, str, str]:
+        # Rule scripts go to iptables-restore and nft exactly as rendered: no newline added.
+        return programs.run(args, data, None, True)
+
+    return FirewallHost(run_tool, programs.which)
 
 
 def probe_random_fully(request: MasqueradeRequest, host: FirewallHost) -> dict[int, bool]:

@@ -10,7 +10,7 @@ value and the fix, without changing their input.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
@@ -139,13 +139,7 @@ def prepare(params: Mapping[str, Any], host: Tools) -> MasqueradeRequest:
             "networks: empty, but state is present: give the cluster Network and this "
             "node's subnet for each enabled family, or state: absent"
         )
-    for tool in required_tools(request):
-        if host.path(tool) is None:
-            package = PACKAGE_OF_TOOL[tool]
-            problems.append(
-                f"backend {request.backend} needs {tool}, which is not installed: install the "
-                f"Debian package {package} (apt-get install {package})"
-            )
+    problems += missing_tools(f"backend {request.backend}", required_tools(request.wants), host)
     if problems:
         raise FirewallInputError(problems)
     return request
@@ -155,14 +149,28 @@ def family_tools(family: Family) -> list[str]:
     return [family.iptables, family.iptables_save, family.iptables_restore]
 
 
-def required_tools(request: MasqueradeRequest) -> list[str]:
+def required_tools(wants: Callable[[str, Family], bool]) -> list[str]:
+    """The tools a request needs: `wants(mode, family)` says what it asks for."""
     tools: list[str] = []
     for family in FAMILIES:
-        if request.wants(IPTABLES, family):
+        if wants(IPTABLES, family):
             tools.extend(family_tools(family))
-        if request.wants(NFTABLES, family) and "nft" not in tools:
+        if wants(NFTABLES, family) and "nft" not in tools:
             tools.append("nft")
     return tools
+
+
+def missing_tools(who: str, tools: list[str], host: Tools) -> list[str]:
+    """A problem, with its package, for each of `tools` not installed; `who` needs them."""
+    problems = []
+    for tool in tools:
+        if host.path(tool) is None:
+            package = PACKAGE_OF_TOOL[tool]
+            problems.append(
+                f"{who} needs {tool}, which is not installed: install the Debian package "
+                f"{package} (apt-get install {package})"
+            )
+    return problems
 
 
 def _parse_cidr(path: str, value: Any, problems: list[str]) -> IPNetwork | None:

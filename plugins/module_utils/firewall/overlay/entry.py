@@ -12,7 +12,7 @@ from typing import Any
 
 from ...core.programs import Programs
 from ...core.shell import Applied, step_label
-from ..host import FirewallError, FirewallHost
+from ..host import FirewallError, firewall_host
 from .host import sync_overlay
 from .input import prepare_overlay
 
@@ -25,11 +25,7 @@ def label(params: Mapping[str, Any]) -> str:
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
     """Make the host accept VXLAN from the fleet's nodes only, as `params` say."""
 
-    def run_tool(args: list[str], data: str | None = None) -> tuple[int, str, str]:
-        # Scripts go to iptables-restore and nft exactly as rendered: no newline added.
-        return programs.run(args, data, None, True)
-
-    host = FirewallHost(run_tool, programs.which)
+    host = firewall_host(programs)
     try:
         request = prepare_overlay(params, host)
         result = sync_overlay(request, host, check_mode)

@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..input import (
-    FAMILIES,
-    IPTABLES,
-    NFTABLES,
-    PACKAGE_OF_TOOL,
     Family,
     FirewallInputError,
     Tools,
-    family_tools,
+    missing_tools,
+    required_tools,
 )
 
 # net-conf.json's Port 0 leaves the port to the kernel, whose VXLAN default is 8472.
@@ -72,26 +69,11 @@ def prepare_overlay(params: Mapping[str, Any], host: Tools) -> OverlayRequest:
             "members: empty, but state is present: give every node's public (underlay) "
             "address, the plan's overlay_members, or state: absent"
         )
-    for tool in _required_tools(request):
-        if host.path(tool) is None:
-            package = PACKAGE_OF_TOOL[tool]
-            problems.append(
-                f"the overlay filter in {request.backend} mode needs {tool}, which is not "
-                f"installed: install the Debian package {package} (apt-get install {package})"
-            )
+    who = f"the overlay filter in {request.backend} mode"
+    problems += missing_tools(who, required_tools(request.wants), host)
     if problems:
         raise FirewallInputError(problems)
     return request
-
-
-def _required_tools(request: OverlayRequest) -> list[str]:
-    tools: list[str] = []
-    for family in FAMILIES:
-        if request.wants(IPTABLES, family):
-            tools.extend(family_tools(family))
-        if request.wants(NFTABLES, family) and "nft" not in tools:
-            tools.append("nft")
-    return tools
 
 
 def parse_members(raw: list[Any]) -> tuple[dict[int, tuple[str, ...]], list[str]]:
