@@ -25,11 +25,15 @@ NODE_CHECKS = ("drift", "forwarding", "forward_chain", "rp_filter", "underlay_mt
 
 def drift_lines(results: Sequence[Mapping[str, Any]]) -> list[str]:
     """What a check-mode run of the role's module tasks would change, one line per change
-    (a looped task's items included; skipped tasks have none).
+    (a looped task's items included; skipped tasks have none), and one for the changes a
+    module counted but did not list (past its 1,000th).
 
     >>> drift_lines([{"results": [{"changes": [{"op": "add", "kind": "route",
     ...     "key": "10.244.2.0/24", "reason": "peer node2: missing"}]}]}, {"skipped": True}])
     ['add route 10.244.2.0/24 (peer node2: missing)']
+    >>> drift_lines([{"changes": [], "changes_omitted": 4000,
+    ...               "changes_by_kind": {"add neigh": 2500, "add fdb": 2500}}])
+    ['4000 changes more, not listed (of all: add neigh 2500, add fdb 2500)']
     """
     lines = []
     for result in results:
@@ -37,6 +41,11 @@ def drift_lines(results: Sequence[Mapping[str, Any]]) -> list[str]:
             for change in item.get("changes", []) or []:
                 reason = f" ({change['reason']})" if change.get("reason") else ""
                 lines.append(f"{change['op']} {change['kind']} {change['key']}{reason}")
+            if item.get("changes_omitted"):
+                kinds = ", ".join(f"{k} {n}" for k, n in item.get("changes_by_kind", {}).items())
+                lines.append(
+                    f"{item['changes_omitted']} changes more, not listed (of all: {kinds})"
+                )
     return lines
 
 
