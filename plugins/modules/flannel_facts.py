@@ -6,8 +6,9 @@ Sources: /run/flannel/subnet.env (the lease, as flanneld wrote it) and the host'
 flannel-named devices (their /32 or /128 is the lease's network address; a VXLAN
 device's MAC is what every peer has programmed). The controller (podnet.fabric.plan)
 turns them into the node's observed lease. One file read and one `ip -d -j addr show`,
-whatever the fleet size; no pyroute2. The work lives in module_utils/flannel_facts/; its
-entry.py is the adapter, and this file is the Ansible shell around it.
+whatever the fleet size; no pyroute2 (not even imported). The work lives in
+module_utils/flannel_facts/; its entry.py is the adapter, and this file is the Ansible
+shell around it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,22 @@ options:
         plan. This module itself needs no pyroute2.
     type: bool
     default: false
+  bridge:
+    description:
+      - The CNI bridge whose address networks to return in RV(bridge_networks). The role
+        runs M(podnet.fabric.cni_bridge) only where one of them is not the node's subnet.
+    type: str
+    default: cni0
+    version_added: "1.0.0"
+  sysctls:
+    description:
+      - Kernel parameters (sysctl names, as M(podnet.fabric.sysctl) takes them) whose current
+        values to return in RV(sysctls). The role asks for the forwarding ones, so an
+        unchanged run skips setting them.
+    type: list
+    elements: str
+    default: []
+    version_added: "1.0.0"
   checksums:
     description:
       - Files whose SHA-256 to return in RV(checksums) (null for a missing file). The role
@@ -148,6 +165,19 @@ checksums:
   returned: always
   type: dict
   sample: {/etc/podnet/lib/pyroute2.zip: 3f1c0b0e...}
+sysctls:
+  description: The value of each parameter of O(sysctls) (runs of whitespace folded); null
+    where the parameter does not exist.
+  returned: always
+  type: dict
+  sample: {net.ipv4.ip_forward: "1", net.ipv6.conf.all.forwarding: "0"}
+bridge_networks:
+  description: The networks of O(bridge)'s addresses (link-local ones aside), sorted; empty
+    when there is no such bridge (no pod has started).
+  returned: always
+  type: list
+  elements: str
+  sample: [10.244.7.0/24]
 devices:
   description: flannel's devices on the host, sorted by name.
   returned: always
@@ -189,6 +219,8 @@ ARGUMENT_SPEC = {
     "check_pyroute2": {"type": "bool", "default": False},
     "checksums": {"type": "list", "elements": "path", "default": []},
     "network_facts": {"type": "bool", "default": False},
+    "bridge": {"type": "str", "default": "cni0"},
+    "sysctls": {"type": "list", "elements": "str", "default": []},
 }
 
 

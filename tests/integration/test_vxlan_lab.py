@@ -175,6 +175,32 @@ def test_a_second_run_changes_nothing(lab) -> None:
     assert result.changed() == dict.fromkeys(NODES, 0), result.output[-6000:]
 
 
+def skipped_hosts(output: str) -> dict[str, set[str]]:
+    """Per task name (the role's prefix dropped), the hosts the default callback skipped."""
+    skipped: dict[str, set[str]] = {}
+    task = ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") : line.rindex("]")].split(" : ", 1)[-1]
+        elif line.startswith("skipping: ["):
+            skipped.setdefault(task, set()).add(line[len("skipping: [") : line.index("]")])
+    return skipped
+
+
+def test_an_unchanged_run_skips_what_the_first_read_shows_done_and_repairs_drift(lab) -> None:
+    """flannel_facts' read before the plan decides: forwarding already on, and a CNI bridge
+    with no address outside the node's subnet, skip their modules; forwarding turned off
+    behind podnet's back is set again by the next run, on that node only."""
+    skipped = skipped_hosts(converge().output)
+    assert skipped["Enable forwarding"] == set(NODES)
+    assert skipped["Remove the CNI bridge's old gateway once no pod uses it"] == set(NODES)
+    labkit.node_run("node2", ["sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"])
+    result = converge()
+    assert result.changed() == {"node1": 0, "node2": 1, "node3": 0}, result.output[-6000:]
+    assert skipped_hosts(result.output)["Enable forwarding"] == {"node1", "node3"}
+    assert node_text("node2", ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "1"
+
+
 def test_check_mode_on_a_converged_lab_reports_no_change(lab) -> None:
     result = run_playbook("--check", "--diff")
     assert result.rc == 0, result.output[-6000:]

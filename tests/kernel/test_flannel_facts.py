@@ -169,3 +169,47 @@ def test_network_facts_are_setups_for_what_the_plan_reads(underlay: tuple[str, s
 
 def test_without_network_facts_no_facts_are_returned(underlay: tuple[str, str]) -> None:
     assert "ansible_facts" not in module(underlay[0], {"path": "/nonexistent/subnet.env"})
+
+
+def test_the_cni_bridges_networks_and_the_sysctls_asked_for(underlay: tuple[str, str]) -> None:
+    """What the role's skips read: the bridge's address networks (an old gateway's too; not
+    its link-local address), and each asked sysctl's value, null where there is none."""
+    ns, _dev = underlay
+    assert module(ns, {"path": "/nonexistent/subnet.env"})["bridge_networks"] == []
+    ip("link", "add", "cni0", "type", "bridge", netns=ns)
+    ip("addr", "add", "10.244.1.1/24", "dev", "cni0", netns=ns)
+    ip("addr", "add", "10.244.77.1/24", "dev", "cni0", netns=ns)
+    ip("link", "set", "cni0", "up", netns=ns)
+    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=0"],
+                   check=True)  # fmt: skip
+    facts = module(ns, {"path": "/nonexistent/subnet.env", "sysctls": [
+        "net.ipv4.ip_forward", "net.ipv4.conf.nosuchdev.forwarding"]})  # fmt: skip
+    assert facts["bridge_networks"] == ["10.244.1.0/24", "10.244.77.0/24"]
+    assert facts["sysctls"] == {
+        "net.ipv4.ip_forward": "0",
+        "net.ipv4.conf.nosuchdev.forwarding": None,
+    }
+    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+                   check=True)  # fmt: skip
+    assert module(ns, {"sysctls": ["net.ipv4.ip_forward"]})["sysctls"] == {
+        "net.ipv4.ip_forward": "1"
+    }
+    bad = module(ns, {"sysctls": ["net..ipv4"]})
+    assert bad.get("failed") and "sysctls[net..ipv4]: the name has an empty level" in bad["msg"]
+
+
+def test_it_never_imports_pyroute2_unless_asked_to_check_it(underlay: tuple[str, str]) -> None:
+    """The role's first module on every host: importing pyroute2 was most of its cost."""
+    code = (
+        "import json, sys, runpy; sys.argv = ['flannel_facts', json.dumps({'ANSIBLE_MODULE_ARGS':"
+        " {'path': '/nonexistent/subnet.env', 'network_facts': True}})]\n"
+        "import atexit; atexit.register(lambda: sys.stderr.write("
+        "'PYROUTE2 %s' % ('pyroute2' in sys.modules)))\n"
+        "runpy.run_module('plugins.modules.flannel_facts', run_name='__main__')"
+    )
+    done = subprocess.run(
+        ["ip", "netns", "exec", underlay[0], sys.executable, "-c", code],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert json.loads(done.stdout)["devices"] == []
+    assert "PYROUTE2 False" in done.stderr, done.stderr

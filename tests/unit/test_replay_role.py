@@ -1,10 +1,13 @@
 """The role records what main.yml applies, all of it and as main.yml applies it.
 
 Every module task of main.yml registers podnet_applied_<module>, every podnet module
-returns `args` (its arguments as Ansible normalised them), and restore.yml records exactly
-those, in main.yml's order, with the files main.yml writes: these tests fail when main.yml
-gains a module the record misses, a module task stops registering what restore.yml reads,
-a module stops returning its arguments, or the recorded files drift from the written ones.
+returns `args` (its arguments as Ansible normalised them), and the record (vars/main.yml's
+podnet_restore_record, written by main.yml's files call) holds exactly those, in main.yml's
+order, with the files main.yml writes: these tests fail when main.yml gains a module the
+record misses, a module task stops registering what the record reads, a module stops
+returning its arguments, or the recorded files drift from the written ones. The one task
+main.yml may skip on an unchanged host (forwarding, already on) passes every option of its
+module from podnet_forwarding, which the record then holds in place of its `args`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from plugins.module_utils.core.shell import Applied
 REPO = Path(__file__).resolve().parents[2]
 
 TASKS = REPO / "roles" / "node" / "tasks"
+ROLE_VARS = REPO / "roles" / "node" / "vars" / "main.yml"
 PREFIX = "podnet.fabric."
 RECORDED_ORDER = ["sysctl", "overlay_filter", "vxlan", "host_gw", "wireguard", "masquerade"]
 LOOPED = {"vxlan", "host_gw", "wireguard"}
@@ -52,9 +56,13 @@ def applying_tasks() -> list[dict[str, Any]]:
     ]
 
 
+def role_vars() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(ROLE_VARS.read_text())
+    return loaded
+
+
 def recorded_steps() -> list[dict[str, Any]]:
-    (task,) = [t for t in load("restore.yml") if t.get("name", "").startswith("Record what")]
-    steps: list[dict[str, Any]] = task["vars"]["podnet_restore_record"]["steps"]
+    steps: list[dict[str, Any]] = role_vars()["podnet_restore_record"]["steps"]
     return steps
 
 
@@ -93,10 +101,34 @@ def test_every_module_registers_the_args_restore_yml_records() -> None:
         if name in LOOPED:
             assert "loop" in task, name
             wanted = f"podnet_applied_{name}.results | default([]) | map(attribute='args') | list"
-        else:
+        elif name == "sysctl":  # skipped where forwarding is on: see the next test
             assert "loop" not in task, name
+            wanted = "[podnet_applied_sysctl.args | default(podnet_forwarding)]"
+        else:
+            assert "loop" not in task and "when" not in task, name
             wanted = f"[podnet_applied_{name}.args]"
         assert steps[name] == "{{ " + wanted + " }}", name
+
+
+def test_the_skippable_forwarding_task_passes_every_option_from_what_the_record_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the sysctl task is skipped the record holds podnet_forwarding: that is the
+    task's arguments only if it sets every option of the module (a new option with a
+    default would otherwise be missing from a skipped run's record), each from there."""
+    (task,) = [t for t in applying_tasks() if module_of(t) == "sysctl"]
+    forwarding = role_vars()["podnet_forwarding"]
+    assert set(forwarding) == set(argument_spec("sysctl", monkeypatch))
+    assert task[PREFIX + "sysctl"] == {
+        "values": "{{ podnet_forwarding['values'] }}",
+        "ignore_missing": "{{ podnet_forwarding.ignore_missing }}",
+    }
+    # flannel_facts reads, before the plan, every name the task may set.
+    (facts,) = [t for t in load("plan.yml") if module_of(t) == "flannel_facts"]
+    assert facts[PREFIX + "flannel_facts"]["sysctls"] == "{{ podnet_forwarding_names }}"
+    assert set(re.findall(r"'(net\.[a-z0-9_.]+)'", forwarding["values"])) == set(
+        role_vars()["podnet_forwarding_names"]
+    )
 
 
 @pytest.mark.parametrize("name", RECORDED_ORDER)
@@ -136,14 +168,21 @@ def test_every_recorded_module_returns_its_normalised_arguments(
 
 
 def test_the_record_sees_the_node_and_the_files_as_main_yml_does() -> None:
-    """restore.yml runs inside main.yml's apply block (its podnet_node), after every module
-    task, and records main.yml's own list of written files."""
+    """The record is written by main.yml's one files call, after every module task it
+    records, with main.yml's own list of written files; restore.yml (the program and the
+    unit) comes last."""
     (block,) = [t for t in load("main.yml") if t.get("name") == "Apply this node's plan"]
     names = [t.get("name") for t in block["block"]]
     assert names[-1] == "Boot restore"
     assert block["block"][-1]["ansible.builtin.import_tasks"] == "restore.yml"
+    modules = [module_of(t) for t in block["block"]]
     (written,) = [t for t in block["block"] if module_of(t) == "files"]
-    assert written[PREFIX + "files"]["files"] == "{{ podnet_files }}"
-    (task,) = [t for t in load("restore.yml") if t.get("name", "").startswith("Record what")]
-    assert task["vars"]["podnet_restore_record"]["files"] == "{{ podnet_files }}"
-    assert "podnet_node" not in task.get("vars", {})
+    assert set(RECORDED_ORDER) <= set(modules[: modules.index("files")])
+    args = written[PREFIX + "files"]
+    assert words(args["files"]) == words(
+        "{{ podnet_files + (podnet_restore_files.files if podnet_boot_restore | bool else []) }}"
+    )
+    assert role_vars()["podnet_restore_record"]["files"] == "{{ podnet_files }}"
+    assert role_vars()["podnet_restore_files"]["files"][0]["content"] == (
+        "{{ podnet_restore_record | to_nice_json }}\n"
+    )

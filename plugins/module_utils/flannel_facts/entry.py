@@ -6,8 +6,8 @@ One file read, one `ip -d -j addr show`, and the SHA-256 of each of `checksums` 
 asks for its provided pyroute2 copy's and its restore program's, to skip re-sending
 unchanged ones). With `network_facts`, two `ip route get` more, and the facts the plan reads
 (network.py) in setup's shape, so the role needs no setup run. It needs no
-pyroute2: it is the role's first module on a host, before the plan, and must work (and
-change nothing) on any host. With
+pyroute2 and does not import it: it is the role's first module on a host, before the
+plan, and must work (and change nothing) on any host. With
 `check_pyroute2`, it also fails, read only, when the pyroute2 this Python imports cannot
 serve podnet's other modules, so such a host stops before the plan.
 """
@@ -22,9 +22,9 @@ from typing import Any
 from ..core.errors import PodnetError
 from ..core.programs import Programs
 from ..core.shell import Applied
-from ..kernel.handles import require_pyroute2
+from ..sysctl.host import read_values
 from .env import read_subnet_env
-from .links import read_flannel_devices
+from .links import bridge_networks, read_flannel_devices
 from .network import ROUTE_PROBES, network_facts
 
 
@@ -36,6 +36,10 @@ def label(params: Mapping[str, Any]) -> str:
 def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Applied:
     """What flannel (or an earlier podnet run) left on this host; changes nothing."""
     if params.get("check_pyroute2"):
+        # Imported only here: importing pyroute2 (which kernel.handles does) is most of
+        # this module's cost, and with the role's provided copy nothing here needs it.
+        from ..kernel.handles import require_pyroute2  # noqa: PLC0415 - see above
+
         require_pyroute2()
     env = read_subnet_env(str(params["path"]))
     ip = programs.which("ip")
@@ -45,7 +49,13 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     if rc != 0:
         raise PodnetError(f"flannel_facts: ip -d -j addr show failed (exit {rc}): {err.strip()}")
     checksums = {path: sha256_of(path) for path in params.get("checksums") or []}
-    fields = {"devices": read_flannel_devices(out), "checksums": checksums, **env}
+    fields = {
+        "devices": read_flannel_devices(out),
+        "bridge_networks": bridge_networks(out, str(params["bridge"])),
+        "checksums": checksums,
+        "sysctls": read_values(params["sysctls"]),
+        **env,
+    }
     if params.get("network_facts"):
         routes = {}
         for family, probe in ROUTE_PROBES.items():

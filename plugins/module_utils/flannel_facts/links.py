@@ -13,6 +13,7 @@ plan, on hosts whose pyroute2 may be missing or too old, and must change nothing
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -58,3 +59,23 @@ def read_flannel_devices(ip_json: str) -> list[dict[str, Any]]:
             }
         )
     return sorted(devices, key=lambda device: device["ifname"])
+
+
+def bridge_networks(ip_json: str, bridge: str) -> list[str]:
+    """The networks of the CNI bridge's addresses (link-local ones aside), sorted; none
+    when there is no such bridge. The role runs podnet.fabric.cni_bridge only where one of
+    them is not the node's subnet (an old gateway after a subnet change).
+
+    >>> text = json.dumps([{"ifname": "cni0", "addr_info": [
+    ...     {"family": "inet", "local": "10.244.1.1", "prefixlen": 24, "scope": "global"},
+    ...     {"family": "inet6", "local": "fe80::1", "prefixlen": 64, "scope": "link"}]}])
+    >>> bridge_networks(text, "cni0"), bridge_networks(text, "cni1")
+    (['10.244.1.0/24'], [])
+    """
+    return sorted(
+        str(ipaddress.ip_interface(f"{entry['local']}/{entry['prefixlen']}").network)
+        for link in json.loads(ip_json or "[]")
+        if link.get("ifname") == bridge
+        for entry in link.get("addr_info", ())
+        if entry.get("scope") != "link" and entry.get("local")
+    )

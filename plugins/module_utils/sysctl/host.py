@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.changes import Change
 from ..core.reconcile import reconcile
 from .diff import diff_sysctls
-from .input import PROC_SYS, parse_values, sysctl_parts
+from .input import PROC_SYS, name_problem, parse_values, sysctl_parts
 from .state import Sysctl, SysctlError, fold, view
 
 
@@ -65,6 +65,22 @@ def read_current(
     if problems:
         raise SysctlError(problems)
     return current, missing
+
+
+def read_values(names: Sequence[str], root: str = PROC_SYS) -> dict[str, str | None]:
+    """Each named parameter's value as compared (whitespace folded), None where it does not
+    exist: for a caller that only reads (flannel_facts, before the plan).
+
+    Raises:
+        SysctlError: a malformed name, or a parameter that cannot be read; all at once.
+    """
+    problems = [f"sysctls[{name}]: the name {name_problem(name)}" for name in names
+                if name_problem(name)]  # fmt: skip
+    if problems:
+        raise SysctlError(problems)
+    wanted = [Sysctl(name, os.path.join(root, *sysctl_parts(name)), "") for name in names]
+    current, _missing = read_current(wanted, ignore_missing=True, root=root)
+    return current
 
 
 def apply_sysctls(changes: list[Change]) -> None:
