@@ -82,6 +82,19 @@ options:
     type: list
     elements: str
     default: []
+  read_before:
+    description:
+      - What an earlier read of this host found at these paths, as M(podnet.fabric.flannel_facts)
+        returns it in its RV(podnet.fabric.flannel_facts#module:paths) (kind, mode, SHA-256 by
+        path). When it names every path of this call and each already holds what is wanted
+        (the same comparison the module makes, on checksums), the action plugin reports no
+        change without running the module on the host. A path it does not name, or any
+        difference, runs the module as usual.
+      - The node role passes what C(flannel_facts) read before the plan, so an unchanged run
+        costs no module run here. Something that changed a file since that read is found by
+        the next run.
+    type: dict
+    version_added: "1.0.0"
 attributes:
   check_mode:
     support: full
@@ -89,12 +102,20 @@ attributes:
   diff_mode:
     support: full
     details: Each path's mode and content (a secret's content hidden), before and after.
+  action:
+    support: full
+    details: Only the O(read_before) comparison runs on the controller.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   platform:
     platforms: linux
 notes:
   - Owner and group are those of the user the module runs as (root on a node).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 author:
   - podnet maintainers (@podnet)
 """
@@ -183,6 +204,8 @@ ARGUMENT_SPEC = {
         "options": file_options(True),
     },
     "absent": {"type": "list", "elements": "str", "default": []},
+    # Read by the action plugin only (plugins/action/files.py); the module ignores it.
+    "read_before": {"type": "dict"},
 }
 
 

@@ -71,13 +71,15 @@ options:
     elements: str
     default: []
     version_added: "1.0.0"
-  checksums:
+  paths:
     description:
-      - Files whose SHA-256 to return in RV(checksums) (null for a missing file). The role
-        asks for its provided pyroute2 copy's, so an unchanged run does not send it again.
+      - Paths whose state to return in RV(paths), read as M(podnet.fabric.files) reads them.
+        The role asks for its provided pyroute2 copy, its boot restore program and every path
+        its files call writes, so an unchanged run sends and writes none of them.
     type: list
     elements: path
     default: []
+    version_added: "1.0.0"
 attributes:
   check_mode:
     support: full
@@ -160,11 +162,24 @@ ansible_facts:
     eth0: {device: eth0, mtu: 1500, ipv4: {address: 192.0.2.11, network: 192.0.2.0,
            netmask: 255.255.255.0, prefix: "24", broadcast: 192.0.2.255}}
     python: {executable: /usr/bin/python3}
-checksums:
-  description: The SHA-256 (hex) of each file of O(checksums), by path; null for a missing one.
+paths:
+  description: What each path of O(paths) holds, by path; null where there is nothing.
   returned: always
   type: dict
-  sample: {/etc/podnet/lib/pyroute2.zip: 3f1c0b0e...}
+  sample:
+    /run/flannel/subnet.env: {kind: file, mode: "0644", sha256: 3f1c0b0e...}
+    /run/flannel: {kind: dir, mode: "0755", sha256: null}
+    /etc/podnet/wireguard.psk: null
+  contains:
+    kind:
+      description: C(file) (a regular file), C(dir), or C(other) (a link, a device, ...).
+      type: str
+    mode:
+      description: The permission bits, as octal text.
+      type: str
+    sha256:
+      description: A regular file's SHA-256 (hex); null for anything else.
+      type: str
 sysctls:
   description: The value of each parameter of O(sysctls) (runs of whitespace folded); null
     where the parameter does not exist.
@@ -217,7 +232,7 @@ from ..module_utils.flannel_facts import entry  # noqa: E402
 ARGUMENT_SPEC = {
     "path": {"type": "path", "default": "/run/flannel/subnet.env"},
     "check_pyroute2": {"type": "bool", "default": False},
-    "checksums": {"type": "list", "elements": "path", "default": []},
+    "paths": {"type": "list", "elements": "path", "default": []},
     "network_facts": {"type": "bool", "default": False},
     "bridge": {"type": "str", "default": "cni0"},
     "sysctls": {"type": "list", "elements": "str", "default": []},

@@ -188,17 +188,23 @@ def skipped_hosts(output: str) -> dict[str, set[str]]:
 
 
 def test_an_unchanged_run_skips_what_the_first_read_shows_done_and_repairs_drift(lab) -> None:
-    """flannel_facts' read before the plan decides: forwarding already on, and a CNI bridge
-    with no address outside the node's subnet, skip their modules; forwarding turned off
-    behind podnet's back is set again by the next run, on that node only."""
-    skipped = skipped_hosts(converge().output)
+    """flannel_facts' read before the plan decides: forwarding already on, a CNI bridge with
+    no address outside the node's subnet, and files (subnet.env, the conflist, the boot
+    record) that hold what is wanted make no module run; forwarding turned off and a file
+    edited behind podnet's back are set right by the next run, on those nodes only."""
+    result = converge("-v")
+    skipped = skipped_hosts(result.output)
     assert skipped["Enable forwarding"] == set(NODES)
     assert skipped["Remove the CNI bridge's old gateway once no pod uses it"] == set(NODES)
+    matched = [line for line in result.output.splitlines() if '"matched_read_before": true' in line]
+    assert sorted(line.split("]")[0] for line in matched) == [f"ok: [{n}" for n in NODES]
     labkit.node_run("node2", ["sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"])
+    labkit.node_run("node3", ["sh", "-c", "echo '# edited' >> /run/flannel/subnet.env"])
     result = converge()
-    assert result.changed() == {"node1": 0, "node2": 1, "node3": 0}, result.output[-6000:]
+    assert result.changed() == {"node1": 0, "node2": 1, "node3": 1}, result.output[-6000:]
     assert skipped_hosts(result.output)["Enable forwarding"] == {"node1", "node3"}
     assert node_text("node2", ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "1"
+    assert "# edited" not in node_text("node3", ["cat", "/run/flannel/subnet.env"])
 
 
 def test_check_mode_on_a_converged_lab_reports_no_change(lab) -> None:

@@ -111,15 +111,29 @@ def test_a_malformed_subnet_env_fails_naming_the_key_and_value(netns: str, tmp_p
     )
 
 
-def test_checksums_of_files_it_is_asked_about(underlay: tuple[str, str], tmp_path: Path) -> None:
-    """What the role compares with its provided pyroute2's, to skip an unchanged copy."""
+def test_what_each_path_it_is_asked_about_holds(underlay: tuple[str, str], tmp_path: Path) -> None:
+    """What the role compares with what it would send or write, to skip an unchanged copy or
+    files call: a file's kind, mode and SHA-256, a directory's mode, null for nothing."""
     present = tmp_path / "pyroute2.zip"
     present.write_bytes(b"zip bytes")
+    present.chmod(0o640)
+    directory = tmp_path / "lib"
+    directory.mkdir(mode=0o700)
+    directory.chmod(0o700)
+    link = tmp_path / "link"
+    link.symlink_to(present)
     missing = tmp_path / "absent.zip"
-    result = module(underlay[0], {"checksums": [str(present), str(missing)]})
+    asked = [str(present), str(directory), str(link), str(missing)]
+    result = module(underlay[0], {"paths": asked})
     assert result["changed"] is False
-    assert result["checksums"] == {
-        str(present): hashlib.sha256(b"zip bytes").hexdigest(),
+    assert result["paths"] == {
+        str(present): {
+            "kind": "file",
+            "mode": "0640",
+            "sha256": hashlib.sha256(b"zip bytes").hexdigest(),
+        },
+        str(directory): {"kind": "dir", "mode": "0700", "sha256": None},
+        str(link): {"kind": "other", "mode": "0777", "sha256": None},
         str(missing): None,
     }
 

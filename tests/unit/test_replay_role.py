@@ -21,6 +21,8 @@ import pytest
 import yaml
 from plugins.module_utils.core.shell import Applied
 
+from podnet.slices import CNI_CONFLIST_NAME
+
 REPO = Path(__file__).resolve().parents[2]
 
 TASKS = REPO / "roles" / "node" / "tasks"
@@ -179,10 +181,43 @@ def test_the_record_sees_the_node_and_the_files_as_main_yml_does() -> None:
     (written,) = [t for t in block["block"] if module_of(t) == "files"]
     assert set(RECORDED_ORDER) <= set(modules[: modules.index("files")])
     args = written[PREFIX + "files"]
-    assert words(args["files"]) == words(
+    assert args == {
+        "directories": "{{ podnet_written.directories }}",
+        "files": "{{ podnet_written.files }}",
+        "secret_files": "{{ podnet_written.secret_files }}",
+        "absent": "{{ podnet_written.absent }}",
+        "read_before": "{{ podnet_flannel_facts.paths }}",
+    }
+    written_files = role_vars()["podnet_written"]["files"]
+    assert words(written_files) == words(
         "{{ podnet_files + (podnet_restore_files.files if podnet_boot_restore | bool else []) }}"
     )
     assert role_vars()["podnet_restore_record"]["files"] == "{{ podnet_files }}"
     assert role_vars()["podnet_restore_files"]["files"][0]["content"] == (
         "{{ podnet_restore_record | to_nice_json }}\n"
     )
+
+
+def test_the_conflist_the_role_writes_is_the_one_the_library_names() -> None:
+    """The role names it before the plan (flannel_facts reads it first); the library's name
+    is the one reset and `podnet plan` use."""
+    assert role_vars()["podnet_cni_conflist_name"] == CNI_CONFLIST_NAME
+    (conflist,) = [f for f in role_vars()["podnet_files"] if "conflist" in f["path"]]
+    assert conflist["path"] == "{{ podnet_cni_conf_dir }}/{{ podnet_cni_conflist_name }}"
+
+
+def test_flannel_facts_reads_every_path_the_files_call_names() -> None:
+    """Before the plan: the directories and files of podnet_written, the PSK file (written or
+    removed), the provided pyroute2 and the restore program. A path left out would only cost
+    the files call its module run, so this holds the list to the call."""
+    read = words(role_vars()["podnet_paths_read"])
+    assert "(podnet_written.directories + podnet_written.files) | map(attribute='path')" in read
+    for path in ("podnet_restore_psk_file", "podnet_restore_program_path", "podnet_pyroute2_zip"):
+        assert path in read
+    files = role_vars()["podnet_restore_files"]
+    assert words(files["absent"]) == words(
+        "{{ [] if podnet_restore_psk_used else [podnet_restore_psk_file] }}"
+    )
+    assert "'path': podnet_restore_psk_file" in words(files["secret_files"])
+    (facts,) = [t for t in load("plan.yml") if module_of(t) == "flannel_facts"]
+    assert facts[PREFIX + "flannel_facts"]["paths"] == "{{ podnet_paths_read }}"

@@ -6,7 +6,10 @@ Only the paths given are compared: podnet owns nothing else in these directories
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.changes import ADD, DELETE, REPLACE, Change
 
@@ -81,6 +84,46 @@ def diff_files(wanted: Wanted, seen: Seen) -> list[Change]:
         Change(DELETE, "file", path, "not wanted") for path in wanted.absent if path in seen
     )
     return changes
+
+
+def seen_from_states(wanted: Wanted, states: Mapping[str, Any]) -> Seen | None:
+    """The host as an earlier read described it (flannel_facts' `paths`: kind, mode and a
+    file's SHA-256 by path), for diff_files; None when that read cannot tell: a path it did
+    not read, or one holding another kind of object than wanted (the module refuses it).
+    A file whose checksum is the wanted content's is taken to hold that content.
+
+    >>> w = Wanted(directories=(("/d", 0o700),), files=(("/d/f", b"A=1", 0o644),),
+    ...            absent=("/d/psk",))
+    >>> sha = hashlib.sha256(b"A=1").hexdigest()
+    >>> states = {"/d": {"kind": "dir", "mode": "0700", "sha256": None},
+    ...           "/d/f": {"kind": "file", "mode": "0644", "sha256": sha}, "/d/psk": None}
+    >>> diff_files(w, seen_from_states(w, states))
+    []
+    >>> [c.reason for c in diff_files(w, seen_from_states(w, {**states, "/d/f": {
+    ...     "kind": "file", "mode": "0644", "sha256": "0" * 64}}))]
+    ['content differs']
+    >>> seen_from_states(w, {"/d": states["/d"]}) is None  # /d/f was not read
+    True
+    >>> seen_from_states(w, {**states, "/d": {"kind": "file", "mode": "0700", "sha256": sha}})
+    """
+    kinds = {path: "dir" for path in wanted.directory_paths}
+    contents = {path: content for path, content, _mode in wanted.files}
+    kinds.update({path: "file" for path in [*contents, *wanted.absent]})
+    seen: Seen = {}
+    for path, kind in kinds.items():
+        if path not in states:
+            return None
+        state = states[path]
+        if state is None:
+            continue
+        if state.get("kind") != kind:
+            return None
+        content = None
+        if path in contents:
+            digest = hashlib.sha256(contents[path]).hexdigest()
+            content = contents[path] if state.get("sha256") == digest else None
+        seen[path] = Entry(kind, int(str(state.get("mode")), 8), content)
+    return seen
 
 
 def planned(wanted: Wanted, seen: Seen) -> Seen:

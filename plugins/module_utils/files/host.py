@@ -13,24 +13,34 @@ from .diff import Entry, Seen, Wanted
 
 def read_paths(wanted: Wanted) -> Seen:
     """What each wanted path holds now (a file's content only for the files written)."""
-    seen: Seen = {}
     contents = set(wanted.file_paths)
+    seen: Seen = {}
     for path in wanted.all_paths:
-        try:
-            info = os.lstat(path)
-            kind = "dir" if stat.S_ISDIR(info.st_mode) else "file"
-            if not stat.S_ISDIR(info.st_mode) and not stat.S_ISREG(info.st_mode):
-                kind = "other"
-            content = None
-            if kind == "file" and path in contents:
-                with open(path, "rb") as handle:
-                    content = handle.read()
-        except (FileNotFoundError, NotADirectoryError):  # a parent that is no directory
-            continue
-        except OSError as exc:
-            raise PodnetError(f"{path}: {exc.strerror}") from None
-        seen[path] = Entry(kind, stat.S_IMODE(info.st_mode), content)
+        entry = read_entry(path, content=path in contents)
+        if entry is not None:
+            seen[path] = entry
     return seen
+
+
+def read_entry(path: str, content: bool) -> Entry | None:
+    """What `path` holds (a regular file's content too, when asked); None if nothing.
+
+    Also flannel_facts' read of the role's paths before the plan, so both read alike.
+    """
+    try:
+        info = os.lstat(path)
+        kind = "dir" if stat.S_ISDIR(info.st_mode) else "file"
+        if not stat.S_ISDIR(info.st_mode) and not stat.S_ISREG(info.st_mode):
+            kind = "other"
+        data = None
+        if kind == "file" and content:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except (FileNotFoundError, NotADirectoryError):  # a parent that is no directory
+        return None
+    except OSError as exc:
+        raise PodnetError(f"{path}: {exc.strerror}") from None
+    return Entry(kind, stat.S_IMODE(info.st_mode), data)
 
 
 def check_kinds(wanted: Wanted, seen: Seen) -> None:

@@ -1,15 +1,17 @@
-"""The flannel_facts module's one adapter: read subnet.env and flannel's devices.
+"""The flannel_facts module's one adapter: read what the role needs before the plan.
 
 run(params, check_mode, programs) -> Applied with no changes (it only reads, in check
-mode too): `subnet`, `ipv6_subnet`, `network`, `ipv6_network`, `subnet_env`, `devices`.
-One file read, one `ip -d -j addr show`, and the SHA-256 of each of `checksums` (the role
-asks for its provided pyroute2 copy's and its restore program's, to skip re-sending
-unchanged ones). With `network_facts`, two `ip route get` more, and the facts the plan reads
-(network.py) in setup's shape, so the role needs no setup run. It needs no
-pyroute2 and does not import it: it is the role's first module on a host, before the
-plan, and must work (and change nothing) on any host. With
-`check_pyroute2`, it also fails, read only, when the pyroute2 this Python imports cannot
-serve podnet's other modules, so such a host stops before the plan.
+mode too): `subnet`, `ipv6_subnet`, `network`, `ipv6_network`, `subnet_env`, `devices`,
+`bridge_networks` (the CNI bridge's), `sysctls` (the values asked for) and `paths` (what
+each path asked for holds: kind, mode, SHA-256; the role asks for its provided pyroute2,
+its restore program and every path its files call writes, to skip re-sending or
+re-writing unchanged ones). One file read, one `ip -d -j addr show`, the sysctls' and the
+paths' reads. With `network_facts`, two `ip route get` more, and the facts the plan reads
+(network.py) in setup's shape, so the role needs no setup run. It needs no pyroute2 and
+does not import it: it is the role's first module on a host, before the plan, and must
+work (and change nothing) on any host. With `check_pyroute2`, it also fails, read only,
+when the pyroute2 this Python imports cannot serve podnet's other modules, so such a
+host stops before the plan.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from ..core.errors import PodnetError
 from ..core.programs import Programs
 from ..core.shell import Applied
+from ..files.host import read_entry
 from ..sysctl.host import read_values
 from .env import read_subnet_env
 from .links import bridge_networks, read_flannel_devices
@@ -48,11 +51,10 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     rc, out, err = programs.run([ip, "-d", "-j", "addr", "show"], None, None, False)
     if rc != 0:
         raise PodnetError(f"flannel_facts: ip -d -j addr show failed (exit {rc}): {err.strip()}")
-    checksums = {path: sha256_of(path) for path in params.get("checksums") or []}
     fields = {
         "devices": read_flannel_devices(out),
         "bridge_networks": bridge_networks(out, str(params["bridge"])),
-        "checksums": checksums,
+        "paths": {path: path_state(path) for path in params["paths"]},
         "sysctls": read_values(params["sysctls"]),
         **env,
     }
@@ -68,12 +70,11 @@ def run(params: Mapping[str, Any], check_mode: bool, programs: Programs) -> Appl
     return Applied([], fields=fields)
 
 
-def sha256_of(path: str) -> str | None:
-    """A file's SHA-256 (hex), None when it is not there; any other failure is said."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except FileNotFoundError:
+def path_state(path: str) -> dict[str, Any] | None:
+    """What a path holds, read as the files module reads it: kind (`file`, `dir`, `other`),
+    mode (octal text) and a regular file's SHA-256 (hex); None when there is nothing."""
+    entry = read_entry(path, content=True)
+    if entry is None:
         return None
-    except OSError as exc:
-        raise PodnetError(f"checksums: cannot read {path}: {exc.strerror}") from None
+    digest = hashlib.sha256(entry.content).hexdigest() if entry.content is not None else None
+    return {"kind": entry.kind, "mode": f"{entry.mode:04o}", "sha256": digest}
