@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,3 +214,36 @@ def pod_network_state(node: str) -> dict[str, object]:
         ),
         "subnet.env": node_text(node, ["sh", "-c", "cat /run/flannel/subnet.env || true"]),
     }  # fmt: skip
+
+
+# What a reboot loses, inside a node (the restore and overlay filter labs). Deleting a
+# flannel device takes its neighbours, FDB entries and on-device routes with it, and makes
+# its wireguard-go exit.
+REBOOT = r"""
+set -e
+for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^flannel'); do
+    ip link del "$link"
+done
+ip route flush root 10.244.0.0/16 proto boot
+ip neigh flush nud permanent
+rm -rf /run/flannel/*
+iptables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | iptables-restore
+ip6tables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | ip6tables-restore
+nft delete table inet podnet-overlay 2>/dev/null || true
+echo 0 > /proc/sys/net/ipv4/ip_forward
+"""
+
+
+def simulate_reboot(node: str) -> None:
+    """Take from `node` what a reboot takes (REBOOT), wait for its wireguard-go to exit."""
+    labkit.node_run(node, ["sh", "-c", REBOOT])
+    deadline = time.monotonic() + 15  # wireguard-go exits about 1.5 s after its device
+    netns = labkit.node(node).netns
+    while any(p.comm == "wireguard-go" and p.netns == netns for p in labkit.lab_processes()):
+        assert time.monotonic() < deadline, "wireguard-go outlived its device"
+        time.sleep(0.1)
+    # A reboot starts with an empty /run: no socket file left by the old process.
+    labkit.node_run(node, ["sh", "-c", "rm -f /run/wireguard/*.sock"])
+    links = node_text(node, ["ip", "-o", "link", "show"])
+    assert "flannel" not in links, links
+    assert node_text(node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "0"

@@ -32,6 +32,7 @@ from conftest import (
     node_json,
     node_text,
     run_playbook,
+    simulate_reboot,
     with_backend,
 )
 from labkit.layout import BRIDGE
@@ -234,27 +235,11 @@ def test_a_node_that_left_is_refused_and_accepted_in_the_run_it_joins(
     all_pods_reach()
 
 
-def simulate_reboot(node: str) -> None:
-    """What a reboot loses on `node`: the flannel devices (with their entries) and every
-    firewall rule; the boot restore then runs with nothing else."""
-    reboot = r"""
-    set -e
-    for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^flannel'); do
-        ip link del "$link"
-    done
-    ip route flush root 10.244.0.0/16 proto boot
-    iptables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | iptables-restore
-    ip6tables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | ip6tables-restore
-    nft delete table inet podnet-overlay 2>/dev/null || true
-    """
-    labkit.node_run(node, ["sh", "-c", reboot])
-    assert "PODNET-OVERLAY" not in node_text(node, ["iptables-save"])
-
-
 def test_the_boot_restore_puts_the_filter_back_before_the_device(lab, intruder: Intruder) -> None:
     converge("-e", vxlan(), *BOOT_RECORD)
     attach_pods()
     simulate_reboot("node1")
+    assert "PODNET-OVERLAY" not in node_text("node1", ["iptables-save"])
     restored = labkit.node_run("node1", [f"{STATE_DIR}/restore"]).stdout
     steps = [line.split(":")[0] for line in restored.splitlines()]
     assert steps.index("overlay filter iptables") < steps.index("vxlan flannel.1"), restored

@@ -15,11 +15,18 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
-from conftest import converge, handshake_all, labkit, node_text, pod_network_state, with_backend
+from conftest import (
+    converge,
+    handshake_all,
+    labkit,
+    node_text,
+    pod_network_state,
+    simulate_reboot,
+    with_backend,
+)
 
 RECORDS_BOOT_STATE = True  # conftest: these tests need what a run records for boot
 NODES = ("node1", "node2", "node3")
@@ -36,21 +43,6 @@ BACKENDS = {
     ),
 }  # fmt: skip
 
-# What a reboot loses, inside node2. Deleting a flannel device takes its neighbours, FDB
-# entries and on-device routes with it, and makes its wireguard-go exit.
-REBOOT = r"""
-set -e
-for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^flannel'); do
-    ip link del "$link"
-done
-ip route flush root 10.244.0.0/16 proto boot
-ip neigh flush nud permanent
-rm -rf /run/flannel/*
-iptables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | iptables-restore
-ip6tables-save | grep -v -e FLANNEL -e PODNET-OVERLAY | ip6tables-restore
-nft delete table inet podnet-overlay 2>/dev/null || true
-echo 0 > /proc/sys/net/ipv4/ip_forward
-"""
 # Planted after the "reboot": a person's objects, which the restore must leave alone.
 FOREIGN = [
     ["ip", "route", "add", "10.244.200.0/24", "via", "192.0.2.13", "proto", "static"],
@@ -61,20 +53,6 @@ FOREIGN = [
 
 def restore(node: str, *args: str) -> str:
     return labkit.node_run(node, [RESTORE, *args]).stdout
-
-
-def simulate_reboot(node: str) -> None:
-    labkit.node_run(node, ["sh", "-c", REBOOT])
-    deadline = time.monotonic() + 15  # wireguard-go exits about 1.5 s after its device
-    netns = labkit.node(node).netns
-    while any(p.comm == "wireguard-go" and p.netns == netns for p in labkit.lab_processes()):
-        assert time.monotonic() < deadline, "wireguard-go outlived its device"
-        time.sleep(0.1)
-    # A reboot starts with an empty /run: no socket file left by the old process.
-    labkit.node_run(node, ["sh", "-c", "rm -f /run/wireguard/*.sock"])
-    links = node_text(node, ["ip", "-o", "link", "show"])
-    assert "flannel" not in links, links
-    assert node_text(node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).strip() == "0"
 
 
 def reachable(backend: str, mtu: int) -> None:
