@@ -18,11 +18,9 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ..module_utils.core.errors import PodnetError
+from ..module_utils.core.shell import MASKED
 from ..module_utils.files.diff import diff_files, seen_from_states
 from ..module_utils.files.entry import wanted_of
-
-# What AnsibleModule returns in place of a no_log value (the module's secret contents).
-MASKED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
 def unchanged_as_read(args: dict[str, Any], read_before: Any) -> bool:

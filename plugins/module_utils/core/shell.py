@@ -23,6 +23,10 @@ from .changes import Change, describe
 from .errors import PodnetError
 from .hostlock import host_lock
 
+# What AnsibleModule returns in place of a no_log option's value (a recorded PSK reads so;
+# the files action masks a secret file's content with it too).
+MASKED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
 # A module's result lists at most this many changes; past it, the first ones and a count per
 # op and kind of all of them (`changes_omitted`, `changes_by_kind`). A 5,000-peer node's
 # first run makes 15,002 changes: as dictionaries they cost the module and the controller

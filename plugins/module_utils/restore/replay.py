@@ -39,7 +39,7 @@ from ..core.changes import REPLACE, Change
 from ..core.errors import PodnetError
 from ..core.hostlock import HostBusyError, host_lock
 from ..core.programs import SUBPROCESS, Programs
-from ..core.shell import Applied
+from ..core.shell import MASKED, Applied
 from ..firewall import entry as masquerade_entry
 from ..firewall.overlay import entry as overlay_filter_entry
 from ..host_gw import entry as host_gw_entry
@@ -49,8 +49,6 @@ from ..wireguard import entry as wireguard_entry
 from . import files as file_entry
 
 FORMAT = 1
-# What AnsibleModule returns in place of a no_log option's value.
-MASKED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # A step line lists the keys of a group of changes up to this many, then only counts them.
 KEYS_SHOWN = 3
 
